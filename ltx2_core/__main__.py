@@ -1,0 +1,217 @@
+"""Command line: `python -m ltx2_core generate ...` (real weights) and `python -m ltx2_core demo --out clip.mp4`
+(a tiny random-weight model; its output is noise). User errors print one line and exit with status 2."""
+
+import argparse
+import os
+import sys
+import time
+from typing import List, Optional
+
+
+def _progress():
+    start = time.time()
+
+    def show(step: int, total: int, video, audio) -> None:
+        done = step + 1
+        width = 30
+        filled = int(width * done / total)
+        elapsed = time.time() - start
+        stream = sys.stderr
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] step {done}/{total}  {elapsed:6.1f}s")
+        if done == total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+def _parse_image(spec: str):
+    """PATH[@FRAME[@STRENGTH]] -> (path, frame, strength)."""
+    from .errors import InputError
+
+    parts = spec.rsplit("@", 2) if "@" in spec else [spec]
+    path, frame, strength = parts[0], 0, 1.0
+    try:
+        if len(parts) > 1:
+            frame = int(parts[1])
+        if len(parts) > 2:
+            strength = float(parts[2])
+    except ValueError:
+        raise InputError(f"--image {spec!r} is malformed: use PATH, PATH@FRAME or PATH@FRAME@STRENGTH.") from None
+    return path, frame, strength
+
+
+def _parse_lora(spec: str):
+    from .errors import InputError
+
+    path, _, strength = spec.partition("@")
+    try:
+        return path, float(strength) if strength else 1.0
+    except ValueError:
+        raise InputError(f"--lora {spec!r} is malformed: use PATH or PATH@STRENGTH.") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ltx2_core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run a tiny random-weight model end to end (output is noise)")
+    demo.add_argument("--out", required=True, help="output .mp4 path")
+    demo.add_argument("--prompt", default="a red fox runs through snow")
+    demo.add_argument("--width", type=int, default=256)
+    demo.add_argument("--height", type=int, default=192)
+    demo.add_argument("--frames", type=int, default=25)
+    demo.add_argument("--fps", type=float, default=24.0)
+    demo.add_argument("--steps", type=int, default=8)
+    demo.add_argument("--seed", type=int, default=10)
+    demo.add_argument("--two-stage", action="store_true")
+
+    gen = sub.add_parser("generate", help="generate a clip with real LTX-2 / LTX-2.3 weights")
+    gen.add_argument("--checkpoint", required=True, help="official single-file checkpoint (.safetensors)")
+    gen.add_argument("--text-encoder", required=True, help="Gemma 3 folder or file")
+    gen.add_argument("--prompt", required=True)
+    gen.add_argument("--negative-prompt", default=None)
+    gen.add_argument("--out", required=True, help="output .mp4 (.wav with --audio-only)")
+    gen.add_argument("--width", type=int, default=768)
+    gen.add_argument("--height", type=int, default=512)
+    gen.add_argument("--frames", type=int, default=121)
+    gen.add_argument("--fps", type=float, default=24.0)
+    gen.add_argument("--steps", type=int, default=None, help="default: 40 (LTX-2) / 30 (LTX-2.3); 8 if distilled")
+    gen.add_argument("--seed", type=int, default=10)
+    gen.add_argument("--distilled", action="store_true", help="the checkpoint is a distilled model")
+    gen.add_argument("--two-stage", action="store_true", help="half size, upsample x2, refine (needs --upsampler)")
+    gen.add_argument("--upsampler", default=None)
+    gen.add_argument("--distilled-lora", default=None, help="LoRA merged for stage 2 of a dev model")
+    gen.add_argument("--lora", action="append", default=[], help="PATH[@STRENGTH], repeatable")
+    gen.add_argument("--image", action="append", default=[],
+                     help="PATH[@FRAME[@STRENGTH]]: image or clip conditioning at a frame, repeatable")
+    gen.add_argument("--audio", default=None, help="audio file the video follows (audio-to-video)")
+    gen.add_argument("--audio-only", action="store_true", help="text-to-audio only")
+    gen.add_argument("--sampler", default="euler", choices=["euler", "gradient_estimation"])
+    gen.add_argument("--video-cfg", type=float, default=None)
+    gen.add_argument("--audio-cfg", type=float, default=None)
+    gen.add_argument("--stg-blocks", default=None, help="comma-separated 0-based blocks for STG (both streams)")
+    gen.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
+    gen.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    return parser
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def _run_demo(args) -> None:
+    import torch
+
+    from .pipeline.demo import NOISE_NOTICE, run_demo
+
+    print(NOISE_NOTICE, file=sys.stderr)
+    torch.set_num_threads(1)  # the toy model's ops are too small to gain from threads
+    path = run_demo(args.out, args.prompt, args.width, args.height, args.frames, args.fps, args.steps, args.seed,
+                    args.two_stage, callback=_progress())
+    print(f"Wrote {path} (random weights: noise).")
+
+
+def _run_generate(args) -> None:
+    import torch
+
+    from .errors import InputError
+    from .pipeline.generate import generate, load_components
+    from .pipeline.latents import latent_shape, validate_file
+    from .pipeline.two_stage import AudioInput, VideoInput
+    from .pipeline.video_io import read_audio, read_video, write_mp4
+
+    # Check everything cheap before loading tens of gigabytes.
+    latent_shape(args.width, args.height, args.frames, args.fps, multiple=64 if args.two_stage else 32)
+    images = [_parse_image(spec) for spec in args.image]
+    for path, frame, _ in images:
+        validate_file(path, "Image")
+        if not 0 <= frame < args.frames:
+            raise InputError(f"--image frame {frame} is out of range: use 0..{args.frames - 1}.")
+    if args.audio is not None:
+        validate_file(args.audio, "Audio file")
+    if args.two_stage and args.upsampler is None:
+        raise InputError("--two-stage needs --upsampler PATH (the spatial x2 upscaler).")
+    if args.audio_only and not args.out.endswith(".wav"):
+        raise InputError("--audio-only writes audio: give an --out path ending in .wav.")
+    loras = [_parse_lora(spec) for spec in args.lora]
+    parts = load_components(
+        args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
+        distilled_lora=args.distilled_lora, loras=loras, distilled=args.distilled,
+        dtype=getattr(torch, args.dtype), device=args.device,
+    )
+    inputs = []
+    for path, frame, strength in images:
+        pixels, _ = read_video(path, max_frames=args.frames)
+        usable = (pixels.shape[1] - 1) // 8 * 8 + 1  # a clip is cut to 8k+1 frames
+        inputs.append(VideoInput(pixels[:, :usable], frame_index=frame, strength=strength))
+    audio = None
+    if args.audio is not None:
+        rate = parts.audio_vae.config.sample_rate
+        audio = AudioInput(read_audio(args.audio, rate), rate)
+    guidance = None
+    if args.video_cfg is not None or args.audio_cfg is not None or args.stg_blocks is not None:
+        guidance = _guidance_overrides(parts, args)
+    extra = {} if args.negative_prompt is None else {"negative_prompt": args.negative_prompt}
+    clip = generate(
+        parts, args.prompt, width=args.width, height=args.height, frames=args.frames, fps=args.fps, seed=args.seed,
+        steps=args.steps, guidance=guidance, images=inputs, audio=audio, audio_only=args.audio_only,
+        two_stage=args.two_stage, sampler=args.sampler, callback=_progress(), **extra,
+    )
+    if args.audio_only:
+        from .pipeline.video_io import write_wav
+
+        write_wav(args.out, clip.audio, clip.sample_rate)
+    else:
+        write_mp4(args.out, clip.video, clip.fps, clip.audio, clip.sample_rate)
+    print(f"Wrote {os.path.abspath(args.out)}")
+
+
+def _guidance_overrides(parts, args):
+    """The model's default guidance with the --video-cfg / --audio-cfg / --stg-blocks overrides applied."""
+    import dataclasses
+
+    from .errors import InputError
+    from .pipeline.generate import default_guidance
+    from .pipeline.guidance import Guidance
+
+    base = default_guidance(parts)
+    changes = [{}, {}]
+    if args.video_cfg is not None:
+        changes[0]["cfg"] = args.video_cfg
+    if args.audio_cfg is not None:
+        changes[1]["cfg"] = args.audio_cfg
+    if args.stg_blocks is not None:
+        try:
+            blocks = tuple(int(b) for b in args.stg_blocks.split(",") if b.strip())
+        except ValueError:
+            raise InputError(f"--stg-blocks {args.stg_blocks!r} is malformed: use e.g. 28 or 27,28.") from None
+        changes[0]["stg_blocks"] = changes[1]["stg_blocks"] = blocks
+    return Guidance(dataclasses.replace(base.video, **changes[0]), dataclasses.replace(base.audio, **changes[1]))
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from .errors import LTX2Error
+
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            _run_demo(args)
+        else:
+            _run_generate(args)
+    except LTX2Error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""A tiny random-weight LTX-2.3 built in memory: every real component (Gemma text path, dual-stream
+transformer, video VAE decoder, latent upsampler, audio VAE decoder, HiFi-GAN vocoder) at toy width.
+
+The output is NOISE: the weights are random. It exercises the whole pipeline end to end in seconds on
+a CPU. Real generation needs the real weights (see `python -m ltx2_core generate --help`).
+"""
+
+import string
+from typing import Optional
+
+import torch
+
+from ..audio import AudioVAE, AudioVAEConfig, Vocoder, VocoderConfig
+from ..text import ConnectorConfig, EmbeddingsConnector, FeatureExtractorConfig, GemmaConfig, GemmaTextModel
+from ..text import GemmaTokenizer, TextEncoder, TextProjection
+from ..text.tokenizer import build_model_proto
+from ..transformer import LTX2Transformer, TransformerConfig
+from ..upsampler import LatentUpsampler, LatentUpsamplerConfig
+from ..video_vae import LTX23_VAE_METADATA, VideoVAE, VideoVAEConfig
+from .generate import Components
+from .guidance import Guidance, GuidanceParams
+
+NOISE_NOTICE = (
+    "The demo model has RANDOM weights: its output is noise, not a video of your prompt. For real "
+    "generation download the LTX-2 / LTX-2.3 checkpoint (e.g. ltx-2.3-22b-dev.safetensors), the Gemma 3 "
+    "text encoder folder and the spatial upscaler, then run `python -m ltx2_core generate --checkpoint ... "
+    "--text-encoder ... --prompt ...` (see docs/api.md)."
+)
+# The demo's transformer has 2 blocks: STG on block 1 instead of the reference's 28.
+DEMO_GUIDANCE = Guidance(
+    video=GuidanceParams(cfg=3.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0),
+    audio=GuidanceParams(cfg=7.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0),
+)
+
+
+def _randomize(module: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
+    """Fan-in scaled normal weights, small biases, unit norm scales, identity latent statistics."""
+    with torch.no_grad():
+        for name, tensor in list(module.named_parameters()) + list(module.named_buffers()):
+            if not tensor.is_floating_point():
+                continue
+            leaf = name.rsplit(".", 1)[-1]
+            if "std" in leaf:
+                tensor.fill_(1.0)
+            elif "mean" in leaf:
+                tensor.zero_()
+            elif tensor.ndim >= 2:
+                fan_in = tensor[0].numel()
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) / fan_in ** 0.5)
+            elif leaf == "bias":
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.02)
+            elif isinstance(tensor, torch.nn.Parameter):
+                tensor.copy_(1.0 + torch.randn(tensor.shape, generator=generator) * 0.02)
+    return module.eval()
+
+
+def _tokenizer(max_length: int) -> GemmaTokenizer:
+    """A byte-fallback vocabulary of specials, the 256 bytes and lowercase letters (no training needed)."""
+    specials = [("<pad>", 3), ("<eos>", 3), ("<bos>", 3), ("<unk>", 2)]
+    pieces = specials + [(f"<0x{b:02X}>", 6) for b in range(256)] + [(c, 1) for c in "\u2581" + string.ascii_lowercase]
+    proto = build_model_proto([p for p, _ in pieces], [0.0] * len(pieces), [t for _, t in pieces])
+    return GemmaTokenizer.from_bytes(proto, max_length=max_length)
+
+
+def demo_components(seed: int = 0, max_length: int = 16, encoders: bool = False) -> Components:
+    """All parts of a tiny LTX-2.3 with random weights (deterministic in `seed`).
+
+    `encoders` also builds the video and audio VAE encoders (image / audio conditioning)."""
+    generator = torch.Generator().manual_seed(seed)
+    # Latent widths shrunk with the model: video 16 channels, audio 2 channels x 16 mel bins.
+    config = TransformerConfig.tiny("2.3", in_channels=16, out_channels=16, audio_in_channels=32,
+                                    audio_out_channels=32)
+    transformer = _randomize(LTX2Transformer(config), generator)
+
+    gemma_config = GemmaConfig.tiny(num_layers=2, sliding_window=4, vocab_size=512)
+    states = gemma_config.num_layers + 1
+    projection = TextProjection(FeatureExtractorConfig.ltx23(gemma_config.hidden_size, states, video_dim=config.dim,
+                                                             audio_dim=config.audio_dim))
+    video_connector = EmbeddingsConnector(ConnectorConfig(heads=config.heads, head_dim=config.head_dim, num_layers=1,
+                                                          num_registers=4, gated=True))
+    audio_connector = EmbeddingsConnector(ConnectorConfig(heads=config.audio_heads, head_dim=config.audio_head_dim,
+                                                          num_layers=1, num_registers=4, gated=True))
+    text_encoder = TextEncoder(
+        _randomize(GemmaTextModel(gemma_config), generator), _tokenizer(max_length),
+        _randomize(projection, generator), _randomize(video_connector, generator),
+        _randomize(audio_connector, generator), max_length=max_length,
+    )
+
+    vae_meta = dict(LTX23_VAE_METADATA, decoder_base_channels=4, latent_channels=config.in_channels)
+    vae_meta["decoder_blocks"] = [[n, {"num_layers": 1}] if n == "res_x" else [n, p]
+                                  for n, p in LTX23_VAE_METADATA["decoder_blocks"]]
+    vae_meta["encoder_blocks"] = [[n, {"num_layers": 1}] if n == "res_x" else [n, p]
+                                  for n, p in LTX23_VAE_METADATA["encoder_blocks"]]
+    video_vae = _randomize(VideoVAE(VideoVAEConfig.from_metadata(vae_meta),
+                                   components=("encoder", "decoder") if encoders else ("decoder",)), generator)
+    audio_vae = _randomize(AudioVAE(AudioVAEConfig(ch=8, num_res_blocks=1, z_channels=2), encoder=encoders), generator)
+    vocoder_config = VocoderConfig.from_metadata({"vocoder": dict(
+        upsample_initial_channel=32, upsample_rates=[6, 5, 2, 2, 2], upsample_kernel_sizes=[16, 15, 8, 4, 4],
+        resblock="1", stereo=True, resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3, 5]])})
+    vocoder = _randomize(Vocoder(vocoder_config), generator)
+    upsampler = _randomize(LatentUpsampler(LatentUpsamplerConfig(in_channels=config.in_channels, mid_channels=32,
+                                                                 num_blocks_per_stage=1)), generator)
+    return Components(transformer=transformer, video_vae=video_vae, audio_vae=audio_vae, vocoder=vocoder,
+                      text_encoder=text_encoder, upsampler=upsampler, distilled=False)
+
+
+def run_demo(out: str, prompt: str = "a red fox runs through snow", width: int = 256, height: int = 192,
+             frames: int = 25, fps: float = 24.0, steps: int = 8, seed: int = 10, two_stage: bool = False,
+             callback=None, parts: Optional[Components] = None) -> str:
+    """Generate a noise clip with the tiny random model and write it to `out` (H.264 + AAC mp4)."""
+    from .generate import generate
+
+    parts = parts or demo_components()
+    clip = generate(parts, prompt, width=width, height=height, frames=frames, fps=fps, steps=steps, seed=seed,
+                    guidance=DEMO_GUIDANCE, two_stage=two_stage, callback=callback)
+    return clip.save(out)
+
+
+def _transformer_metadata(config: TransformerConfig, text_encoder: TextEncoder) -> dict:
+    """The `transformer` section of the official `config` metadata for the demo transformer."""
+    video_connector, audio_connector = text_encoder.video_connector.config, text_encoder.audio_connector.config
+    return {
+        # Values every official LTX-2 transformer config states.
+        "dropout": 0.0, "attention_bias": True, "num_vector_embeds": None, "activation_fn": "gelu-approximate",
+        "num_embeds_ada_norm": 1000, "use_linear_projection": False, "only_cross_attention": False,
+        "cross_attention_norm": True, "double_self_attention": False, "upcast_attention": False,
+        "standardization_norm": "rms_norm", "norm_elementwise_affine": False, "qk_norm": "rms_norm",
+        "positional_embedding_type": "rope", "use_audio_video_cross_attention": True, "share_ff": False,
+        "av_cross_ada_norm": True, "use_middle_indices_grid": True, "rope_type": "split",
+        "frequencies_precision": "float64", "timestep_scale_multiplier": 1000, "av_ca_timestep_scale_multiplier": 1000,
+        # LTX-2.3 switches.
+        "caption_proj_before_connector": True, "caption_projection_first_linear": False,
+        "caption_proj_input_norm": False, "caption_projection_second_linear": False,
+        "apply_gated_attention": config.gated_attention, "cross_attention_adaln": config.cross_attention_adaln,
+        # Sizes.
+        "num_layers": config.num_layers, "num_attention_heads": config.heads, "attention_head_dim": config.head_dim,
+        "in_channels": config.in_channels, "out_channels": config.out_channels,
+        "cross_attention_dim": config.cross_attention_dim, "audio_num_attention_heads": config.audio_heads,
+        "audio_attention_head_dim": config.audio_head_dim, "audio_in_channels": config.audio_in_channels,
+        "audio_out_channels": config.audio_out_channels, "audio_cross_attention_dim": config.audio_cross_attention_dim,
+        "positional_embedding_max_pos": list(config.rope_max_pos),
+        "audio_positional_embedding_max_pos": list(config.audio_rope_max_pos),
+        "connector_num_attention_heads": video_connector.heads,
+        "connector_attention_head_dim": video_connector.head_dim,
+        "connector_num_layers": video_connector.num_layers,
+        "audio_connector_num_attention_heads": audio_connector.heads,
+        "audio_connector_attention_head_dim": audio_connector.head_dim,
+        "audio_connector_num_layers": audio_connector.num_layers,
+        "connector_apply_gated_attention": video_connector.gated,
+        "connector_positional_embedding_max_pos": list(video_connector.max_pos),
+    }
+
+
+def save_demo_checkpoint(parts: Components, folder: str) -> dict:
+    """Write the demo model in the official file layout: one LTX checkpoint (transformer, text connectors,
+    video VAE, audio VAE, vocoder, with `config` metadata), a Gemma folder (weights + tokenizer +
+    config.json) and the upsampler. Returns {"checkpoint", "text_encoder", "upsampler"} paths, ready for
+    `python -m ltx2_core generate` or `load_components`."""
+    import json
+    import os
+
+    from safetensors.torch import save_file
+
+    os.makedirs(os.path.join(folder, "gemma"), exist_ok=True)
+    text = parts.text_encoder
+    tensors = {}
+    for prefix, module in (("model.diffusion_model.", parts.transformer),
+                           ("model.diffusion_model.video_embeddings_connector.", text.video_connector),
+                           ("model.diffusion_model.audio_embeddings_connector.", text.audio_connector),
+                           ("text_embedding_projection.", text.projection), ("vae.", parts.video_vae),
+                           ("audio_vae.", parts.audio_vae), ("vocoder.", parts.vocoder)):
+        tensors.update({prefix + k: v.detach().contiguous() for k, v in module.state_dict().items()})
+    vae = parts.video_vae.config
+    audio = parts.audio_vae.config
+    generator = parts.vocoder.config.generator
+    metadata = {
+        "transformer": _transformer_metadata(parts.transformer.config, text),
+        "vae": {"latent_channels": vae.latent_channels, "patch_size": vae.patch_size, "norm_layer": "pixel_norm",
+                "latent_log_var": vae.latent_log_var, "causal_decoder": vae.causal_decoder,
+                "timestep_conditioning": vae.timestep_conditioning, "decoder_base_channels": vae.decoder_base_channels,
+                "encoder_spatial_padding_mode": vae.encoder_padding,
+                "decoder_spatial_padding_mode": vae.decoder_padding,
+                "encoder_blocks": [[b.name, {"num_layers": b.num_layers} if b.name == "res_x" else
+                                    {"multiplier": b.multiplier}] for b in vae.encoder_blocks],
+                "decoder_blocks": [[b.name, {"num_layers": b.num_layers} if b.name == "res_x" else
+                                    {"multiplier": b.multiplier, "residual": b.residual}] for b in vae.decoder_blocks]},
+        "audio_vae": {"model": {"params": {"sampling_rate": audio.sample_rate, "ddconfig": {
+            "double_z": audio.double_z, "mel_bins": audio.mel_bins, "z_channels": audio.z_channels, "resolution": 256,
+            "downsample_time": False, "in_channels": audio.in_channels, "out_ch": audio.out_ch, "ch": audio.ch,
+            "ch_mult": list(audio.ch_mult), "num_res_blocks": audio.num_res_blocks, "attn_resolutions": [],
+            "dropout": 0.0, "mid_block_add_attention": audio.mid_attention, "norm_type": "pixel",
+            "causality_axis": "height"}}},
+            "preprocessing": {"audio": {"sampling_rate": audio.sample_rate, "stereo": True},
+                              "stft": {"filter_length": audio.n_fft, "hop_length": audio.hop_length,
+                                       "win_length": audio.n_fft, "causal": True},
+                              "mel": {"n_mel_channels": audio.mel_bins, "mel_fmin": 0,
+                                      "mel_fmax": audio.sample_rate // 2}}},
+        "vocoder": {"upsample_initial_channel": generator.upsample_initial_channel,
+                    "upsample_rates": list(generator.upsample_rates),
+                    "upsample_kernel_sizes": list(generator.upsample_kernel_sizes), "resblock": generator.resblock,
+                    "stereo": True, "resblock_kernel_sizes": list(generator.resblock_kernel_sizes),
+                    "resblock_dilation_sizes": [list(d) for d in generator.resblock_dilation_sizes]},
+    }
+    paths = {"checkpoint": os.path.join(folder, "ltx-demo-tiny.safetensors"),
+             "text_encoder": os.path.join(folder, "gemma"),
+             "upsampler": os.path.join(folder, "ltx-demo-upscaler-x2.safetensors")}
+    save_file(tensors, paths["checkpoint"], metadata={"config": json.dumps(metadata), "model_version": "2.3.0-demo"})
+    g = text.gemma.config
+    gemma_tensors = {k: v.detach().contiguous() for k, v in text.gemma.state_dict().items()}
+    save_file(gemma_tensors, os.path.join(folder, "gemma", "model.safetensors"))
+    with open(os.path.join(folder, "gemma", "tokenizer.model"), "wb") as handle:
+        handle.write(text.tokenizer.processor.serialized_model_proto())
+    with open(os.path.join(folder, "gemma", "config.json"), "w", encoding="utf-8") as handle:
+        json.dump({"model_type": "gemma3_text", "vocab_size": g.vocab_size, "hidden_size": g.hidden_size,
+                   "intermediate_size": g.intermediate_size, "num_hidden_layers": g.num_layers,
+                   "num_attention_heads": g.num_heads, "num_key_value_heads": g.num_kv_heads, "head_dim": g.head_dim,
+                   "query_pre_attn_scalar": g.query_pre_attn_scalar, "rms_norm_eps": g.rms_norm_eps,
+                   "sliding_window": g.sliding_window,
+                   "layer_types": ["full_attention" if t == "global" else "sliding_attention" for t in g.layer_types],
+                   "rope_theta": g.rope_global_theta, "rope_local_base_freq": g.rope_local_theta,
+                   "rope_scaling": {"rope_type": "linear", "factor": g.rope_global_scaling}}, handle)
+    up = parts.upsampler.config
+    save_file({k: v.detach().contiguous() for k, v in parts.upsampler.state_dict().items()}, paths["upsampler"],
+              metadata={"config": json.dumps({"in_channels": up.in_channels, "mid_channels": up.mid_channels,
+                                              "num_blocks_per_stage": up.num_blocks_per_stage, "dims": up.dims,
+                                              "spatial_upsample": up.spatial_upsample,
+                                              "temporal_upsample": up.temporal_upsample,
+                                              "spatial_scale": up.spatial_scale,
+                                              "rational_resampler": up.rational_resampler})})
+    return paths

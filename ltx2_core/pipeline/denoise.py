@@ -1,0 +1,229 @@
+"""The low-level denoising loop: explicit initial noise, guidance passes, sampler, callback.
+
+`denoise` runs one stage: it noises the conditioned states, then for every step asks the
+transformer for velocities of the passes the guidance needs (batched into one call, or one call
+per pass), turns them into x0 with per-token sigmas, combines them (`guidance.guide`), pins
+conditioned tokens (`sampler.blend_clean`) and steps the sampler. `callback(step, total, video_x0,
+audio_x0)` sees the current x0 estimates (unpatchified, conditioning tokens dropped) after every
+step; an exception raised in it propagates out of `denoise` and nothing is left half-done.
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+import torch
+
+from ..errors import InputError
+from ..text.encoder import TextContext
+from ..transformer.inputs import NO_BLOCKS, ItemPerturbation, ModalityInput, Perturbations
+from .conditioning import StreamState, noise_state
+from .guidance import NO_GUIDANCE, Guidance, guide, plan_passes
+from ..transformer.positions import unpatchify_audio, unpatchify_video
+from .latents import LatentShape, draw_noise
+from .sampler import SAMPLERS, GradientEstimation, blend_clean, euler_step, to_x0, token_sigmas
+
+Callback = Callable[[int, int, Optional[torch.Tensor], Optional[torch.Tensor]], None]
+
+
+@dataclass(frozen=True)
+class DenoiseResult:
+    """Final tokens of both streams (appended conditioning tokens included) and their latents."""
+
+    video_tokens: Optional[torch.Tensor]  # (B, T_v, C)
+    audio_tokens: Optional[torch.Tensor]  # (B, T_a, C)
+    video: Optional[torch.Tensor]  # (B, C, F, H, W)
+    audio: Optional[torch.Tensor]  # (B, 8, T_a, 16)
+
+
+def video_latent(tokens: torch.Tensor, state: StreamState, shape: LatentShape) -> torch.Tensor:
+    """Drop appended conditioning tokens and unpatchify to (B, C, F, H, W)."""
+    return unpatchify_video(tokens[:, : state.target_tokens], shape.frames, shape.height, shape.width)
+
+
+def audio_latent(tokens: torch.Tensor, state: StreamState, shape: LatentShape) -> torch.Tensor:
+    """Drop appended tokens and unpatchify to (B, 8, T_a, 16)."""
+    return unpatchify_audio(tokens[:, : state.target_tokens], shape.audio_channels, shape.audio_mel_bins)
+
+
+def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma: float,
+                  context: torch.Tensor) -> Optional[ModalityInput]:
+    if state is None:
+        return None
+    batch = x.shape[0]
+    step_sigma = 0.0 if state.frozen else sigma
+    return ModalityInput(
+        latent=x,
+        sigma=torch.full((batch,), step_sigma, dtype=torch.float32, device=x.device),
+        timesteps=token_sigmas(state.mask, step_sigma, x.dtype),
+        positions=state.positions,
+        context=context,
+    )
+
+
+def _pass_perturbations(name: str, guidance: Guidance, batch: int) -> Perturbations:
+    if name == "perturbed":  # STG: each stream's self-attention skipped in its own blocks
+        item = ItemPerturbation(
+            video_self_attn=frozenset(guidance.video.stg_blocks) if guidance.video.uses_perturbed else NO_BLOCKS,
+            audio_self_attn=frozenset(guidance.audio.stg_blocks) if guidance.audio.uses_perturbed else NO_BLOCKS,
+        )
+        return Perturbations((item,) * batch)
+    if name == "isolated":
+        return Perturbations.isolate_modalities(batch)
+    return Perturbations.none(batch)
+
+
+def _cat_inputs(inputs: Sequence[Optional[ModalityInput]]) -> Optional[ModalityInput]:
+    if inputs[0] is None:
+        return None
+    return ModalityInput(
+        latent=torch.cat([i.latent for i in inputs]),
+        sigma=torch.cat([i.sigma for i in inputs]),
+        timesteps=torch.cat([i.timesteps for i in inputs]),
+        positions=torch.cat([i.positions for i in inputs]),
+        context=torch.cat([i.context for i in inputs]),
+    )
+
+
+def _split(velocity: Optional[torch.Tensor], batch: int, count: int) -> list:
+    return [None] * count if velocity is None else list(velocity.split(batch))
+
+
+def _x0(x: Optional[torch.Tensor], velocity: Optional[torch.Tensor], given: Optional[ModalityInput]):
+    return None if x is None else to_x0(x, velocity, given.timesteps)
+
+
+def run_passes(
+    model: Callable,
+    video: Optional[StreamState],
+    audio: Optional[StreamState],
+    x_video: Optional[torch.Tensor],
+    x_audio: Optional[torch.Tensor],
+    sigma: float,
+    positive: TextContext,
+    negative: Optional[TextContext],
+    guidance: Guidance,
+    batched: bool = True,
+) -> Dict[str, Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]]:
+    """{pass name: (video_x0, audio_x0)} for the passes `guidance` needs at noise level `sigma`.
+
+    `batched`: all passes in one transformer call (batch = passes x B), falling back to one call per
+    pass when that runs out of memory. A stream given as None (audio-only / video-only) stays None.
+    """
+    passes = plan_passes(guidance)
+    if "uncond" in passes and negative is None:
+        raise InputError("CFG scale != 1 needs a negative prompt context: pass one, or set cfg to 1.")
+    batch = (x_video if x_video is not None else x_audio).shape[0]
+    per_pass = []
+    for name in passes:
+        context = negative if name == "uncond" else positive
+        per_pass.append((
+            _stream_input(video, x_video, sigma, context.video),
+            _stream_input(audio, x_audio, sigma, context.audio),
+            _pass_perturbations(name, guidance, batch),
+        ))
+    same_context = negative is None or (
+        negative.video.shape[1:] == positive.video.shape[1:] and negative.audio.shape[1:] == positive.audio.shape[1:]
+    )
+    outputs = None
+    if batched and len(per_pass) > 1 and same_context:
+        perturbations = Perturbations(tuple(item for p in per_pass for item in p[2].items))
+        try:
+            v_vel, a_vel = model(_cat_inputs([p[0] for p in per_pass]), _cat_inputs([p[1] for p in per_pass]),
+                                 perturbations)
+            outputs = list(zip(_split(v_vel, batch, len(per_pass)), _split(a_vel, batch, len(per_pass))))
+        except torch.OutOfMemoryError:  # not enough memory for all passes at once: one pass at a time
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+    if outputs is None:
+        outputs = [model(v_in, a_in, ptb) for v_in, a_in, ptb in per_pass]
+    return {
+        name: (_x0(x_video, v_vel, v_in), _x0(x_audio, a_vel, a_in))
+        for name, (v_in, a_in, _), (v_vel, a_vel) in zip(passes, per_pass, outputs)
+    }
+
+
+def _blend(x0: Optional[torch.Tensor], state: Optional[StreamState]) -> Optional[torch.Tensor]:
+    return None if x0 is None else blend_clean(x0, state.mask, state.clean)
+
+
+def denoise(
+    model: Callable,
+    shape: LatentShape,
+    video: Optional[StreamState],
+    audio: Optional[StreamState],
+    sigmas: torch.Tensor,
+    positive: TextContext,
+    negative: Optional[TextContext] = None,
+    guidance: Guidance = NO_GUIDANCE,
+    noise: Optional[Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]] = None,
+    generator: Optional[torch.Generator] = None,
+    noise_scale: float = 1.0,
+    sampler: str = "euler",
+    callback: Optional[Callback] = None,
+    batch_passes: bool = True,
+) -> DenoiseResult:
+    """Denoise conditioned `video` and `audio` states along `sigmas` (one stage).
+
+    Either state may be None (audio-only / video-only generation).
+    noise: explicit (video, audio) noise in token layout (B, T, C) covering appended tokens; when
+    None it is drawn from `generator` (video first, then audio) in the state dtype.
+    noise_scale: 1 for a stage starting from pure noise; sigma_0 when refining (stage 2).
+    sampler: "euler" (the reference) or "gradient_estimation".
+    """
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu()
+    if sigmas.ndim != 1 or sigmas.numel() < 2:
+        raise InputError("sigmas need at least two values (start and end).")
+    if sampler not in SAMPLERS:
+        raise InputError(f"Unknown sampler {sampler!r}: use one of {', '.join(SAMPLERS)}.")
+    states = (video, audio)
+    if video is None and audio is None:
+        raise InputError("Nothing to denoise: give a video state, an audio state or both.")
+    if noise is None:
+        if generator is None:
+            raise InputError("denoise needs either explicit noise or a generator.")
+        noise = tuple(
+            None if s is None else draw_noise([s.latent.shape], generator, s.latent.dtype, s.latent.device)[0]
+            for s in states
+        )
+    xs = [None if s is None else noise_state(s, n.to(s.latent.device), noise_scale) for s, n in zip(states, noise)]
+    steppers = [GradientEstimation(), GradientEstimation()] if sampler == "gradient_estimation" else None
+    total = sigmas.numel() - 1
+    last = None
+    with torch.no_grad():
+        for step in range(total):
+            sigma, sigma_next = sigmas[step].item(), sigmas[step + 1].item()
+            skips = (guidance.video.skips(step), guidance.audio.skips(step))
+            if last is not None and all(skips):
+                x0s = list(last)
+            else:
+                preds = run_passes(model, video, audio, xs[0], xs[1], sigma, positive, negative, guidance,
+                                   batch_passes)
+                x0s = list(guide(preds["cond"], guidance, preds.get("uncond"), preds.get("perturbed"),
+                                 preds.get("isolated")))
+                if last is not None:
+                    x0s = [old if skip else new for old, new, skip in zip(last, x0s, skips)]
+            last = tuple(x0s)
+            x0s = [_blend(x0, s) for x0, s in zip(x0s, states)]
+            for i, s in enumerate(states):
+                if s is None:
+                    continue
+                if steppers is None:
+                    xs[i] = euler_step(xs[i], x0s[i], sigma, sigma_next)
+                else:
+                    xs[i] = steppers[i].step(xs[i], x0s[i], sigma, sigma_next)
+            if callback is not None:
+                callback(step, total, _video_latent(x0s[0], video, shape), _audio_latent(x0s[1], audio, shape))
+    return DenoiseResult(
+        video_tokens=xs[0],
+        audio_tokens=xs[1],
+        video=_video_latent(xs[0], video, shape),
+        audio=_audio_latent(xs[1], audio, shape),
+    )
+
+
+def _video_latent(tokens, state, shape):
+    return None if tokens is None else video_latent(tokens, state, shape)
+
+
+def _audio_latent(tokens, state, shape):
+    return None if tokens is None else audio_latent(tokens, state, shape)

@@ -1,0 +1,310 @@
+"""The documented Python API: load the components from paths, then `generate(...)` a clip.
+
+    from ltx2_core.pipeline.generate import load_components, generate
+    parts = load_components("ltx-2-19b-dev.safetensors", text_encoder="gemma-3-12b/",
+                            upsampler="ltx-2-spatial-upscaler-x2-1.0.safetensors",
+                            distilled_lora="ltx-2-19b-distilled-lora-384.safetensors")
+    clip = generate(parts, "A red fox runs through snow", width=1536, height=1024, frames=121, seed=10)
+    clip.save("fox.mp4")
+
+Text-to-audio+video, image-to-video (`images=[VideoInput(pixels)]`), keyframes at any frame
+(`VideoInput(pixels, frame_index=k)`), continuing a clip (a clip at frame 0), audio-to-video
+(`audio=AudioInput(waveform, rate)`), text-to-audio (`audio_only=True`); one or two stages.
+"""
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence, Tuple
+
+import torch
+
+from ..errors import InputError
+from .denoise import Callback, TextContext
+from .guidance import LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance
+from .latents import latent_shape, make_generator, validate_file
+from .lora import load_lora, lora_hooks, merge_loras
+from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
+from .two_stage import (
+    AudioInput, Stage, VideoInput, encode_audio_input, encode_video_inputs, run_stage, stage2,
+    upsample_video_latent,
+)
+from .video_io import write_mp4
+
+# ltx-pipelines constants.py DEFAULT_NEGATIVE_PROMPT (2.0 / 2.3 era), shortened to its first part.
+DEFAULT_NEGATIVE_PROMPT = (
+    "blurry, out of focus, overexposed, underexposed, low contrast, washed out colors, excessive noise, "
+    "grainy texture, poor lighting, flickering, motion blur, distorted proportions, unnatural skin tones, "
+    "deformed facial features, asymmetrical face, missing facial features, extra limbs, disfigured hands, "
+    "wrong hand count, artifacts around text, inconsistent perspective, camera shake, silent or muted audio, "
+    "distorted voice, robotic voice, echo, background noise, off-sync audio, jittery movement, AI artifacts."
+)
+
+
+@dataclass
+class Components:
+    """The loaded models of a generation. Optional parts are only needed by some features."""
+
+    transformer: torch.nn.Module
+    video_vae: Any = None  # VideoVAE: decode (always), encode (image / video conditioning)
+    audio_vae: Any = None  # AudioVAE: decode (always), encode (audio-to-video)
+    vocoder: Any = None
+    text_encoder: Any = None  # has .encode(prompts) -> object with .video / .audio contexts
+    upsampler: Any = None  # LatentUpsampler, for two stages
+    stage2_lora: Any = None  # parsed distilled LoRA, applied (hooks) in stage 2 of a dev model
+    stage2_lora_strength: float = 1.0
+    distilled: bool = False
+
+    @property
+    def version(self) -> str:
+        return getattr(self.transformer.config, "version", "2.0")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.transformer.parameters()).dtype
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.transformer.parameters()).device
+
+
+def load_components(
+    checkpoint: str,
+    *,
+    text_encoder: Optional[str] = None,
+    upsampler: Optional[str] = None,
+    distilled_lora: Optional[str] = None,
+    loras: Sequence[Tuple[str, float]] = (),
+    video_vae: Optional[str] = None,
+    audio_vae: Optional[str] = None,
+    vocoder: Optional[str] = None,
+    distilled: bool = False,
+    dtype: torch.dtype = torch.bfloat16,
+    device: str = "cpu",
+) -> Components:
+    """Load every part from files. The official single-file checkpoint holds the transformer, both VAEs,
+    the vocoder and the text connectors, so `video_vae` / `audio_vae` / `vocoder` default to `checkpoint`.
+    `loras` are merged into the transformer; `distilled_lora` is kept apart and applied in stage 2 only."""
+    from ..audio import load_audio_vae, load_vocoder
+    from ..transformer.loader import load_transformer
+    from ..video_vae import load_video_vae
+
+    validate_file(checkpoint, "Checkpoint")
+    for path, what in ((upsampler, "Upsampler"), (distilled_lora, "Distilled LoRA"), (video_vae, "Video VAE"),
+                       (audio_vae, "Audio VAE"), (vocoder, "Vocoder")):
+        if path is not None:
+            validate_file(path, what)
+    for path, _ in loras:
+        validate_file(path, "LoRA")
+    if text_encoder is not None and not os.path.exists(text_encoder):
+        raise InputError(f"Text encoder not found: {text_encoder!r}. Check the path.")
+    transformer = load_transformer(checkpoint, dtype=dtype, device=device).eval()
+    if loras:
+        merge_loras(transformer, [(load_lora(path), strength) for path, strength in loras])
+    parts = Components(
+        transformer=transformer,
+        video_vae=load_video_vae(video_vae or checkpoint, dtype=dtype, device=device).eval(),
+        audio_vae=load_audio_vae(audio_vae or checkpoint, dtype=dtype, device=device).eval(),
+        vocoder=load_vocoder(vocoder or checkpoint, dtype=dtype, device=device).eval(),
+        distilled=distilled,
+    )
+    if upsampler is not None:
+        from ..upsampler import load_latent_upsampler
+
+        parts.upsampler = load_latent_upsampler(upsampler, dtype=dtype, device=device).eval()
+    if distilled_lora is not None:
+        parts.stage2_lora = load_lora(distilled_lora)
+    if text_encoder is not None:
+        parts.text_encoder = _load_text_encoder(text_encoder, checkpoint, dtype, device)
+    return parts
+
+
+def _load_text_encoder(path: str, checkpoint: str, dtype, device):
+    from .. import text
+
+    loader = getattr(text, "load_text_encoder", None)
+    if loader is None:
+        raise InputError("This build has no text encoder loader: pass precomputed contexts to generate().")
+    return loader(path, checkpoint, dtype=dtype, device=device)
+
+
+def encode_prompts(encoder: Any, prompts: Sequence[str]) -> Tuple[TextContext, ...]:
+    """One TextContext per prompt from a text encoder whose encode(prompts) returns batched contexts."""
+    if encoder is None:
+        raise InputError("No text encoder is loaded: pass text_encoder= to load_components, or contexts= to generate.")
+    with torch.no_grad():
+        out = encoder.encode(list(prompts))
+    return tuple(TextContext(out.video[i : i + 1], out.audio[i : i + 1]) for i in range(len(prompts)))
+
+
+@dataclass
+class Generation:
+    """A generated clip: pixels (3, F, H, W) in [-1, 1] (None for audio-only), waveform (C, N)."""
+
+    video: Optional[torch.Tensor]
+    audio: Optional[torch.Tensor]
+    sample_rate: int
+    fps: float
+    video_latent: Optional[torch.Tensor] = None
+    audio_latent: Optional[torch.Tensor] = None
+    info: dict = field(default_factory=dict)
+
+    def save(self, path: str) -> str:
+        """Write an H.264 + AAC mp4 (video required)."""
+        if self.video is None:
+            raise InputError("This generation is audio-only: write its waveform instead of an mp4.")
+        return write_mp4(path, self.video, self.fps, self.audio, self.sample_rate)
+
+
+def default_guidance(parts: Components) -> Guidance:
+    """The reference guidance for the loaded model: none for distilled models, else the dev preset."""
+    if parts.distilled:
+        return NO_GUIDANCE
+    return LTX23_DEV_GUIDANCE if parts.version == "2.3" else LTX2_DEV_GUIDANCE
+
+
+def default_stage1(parts: Components, steps: Optional[int], guidance: Optional[Guidance],
+                   sigmas: Optional[Sequence[float]], sampler: str) -> Stage:
+    """The reference stage-1 settings for the loaded model (dev: LTX2Scheduler + guidance)."""
+    if sigmas is not None:
+        schedule = as_sigmas(sigmas)
+    elif parts.distilled:
+        schedule = torch.tensor(DISTILLED_SIGMAS, dtype=torch.float32)
+    else:
+        schedule = ltx2_sigmas(steps or (30 if parts.version == "2.3" else 40))
+    if guidance is None:
+        guidance = default_guidance(parts)
+    layers = getattr(parts.transformer.config, "num_layers", None)
+    for params in (guidance.video, guidance.audio):
+        if layers is not None and params.uses_perturbed and any(b >= layers for b in params.stg_blocks):
+            raise InputError(f"STG blocks {params.stg_blocks} do not exist in this {layers}-layer model: "
+                             f"use block indices 0..{layers - 1}.")
+    return Stage(schedule, guidance, sampler)
+
+
+def generate(
+    parts: Components,
+    prompt: str = "",
+    *,
+    negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
+    width: int = 768,
+    height: int = 512,
+    frames: int = 121,
+    fps: float = 24.0,
+    seed: int = 10,
+    steps: Optional[int] = None,
+    guidance: Optional[Guidance] = None,
+    sigmas: Optional[Sequence[float]] = None,
+    images: Sequence[VideoInput] = (),
+    audio: Optional[AudioInput] = None,
+    audio_only: bool = False,
+    two_stage: bool = False,
+    sampler: str = "euler",
+    contexts: Optional[Tuple[TextContext, Optional[TextContext]]] = None,
+    callback: Optional[Callback] = None,
+    decode_tiling: Any = None,
+    batch_passes: bool = True,
+) -> Generation:
+    """Generate a clip (see the module docstring). width x height is the OUTPUT size; with
+    two_stage, stage 1 runs at half of it (so both must be multiples of 64).
+
+    callback(step, total, video_x0, audio_x0) is called after every denoising step of every stage
+    (total counts the steps of all stages); raising in it stops the generation.
+    """
+    multiple = 64 if two_stage else 32
+    shape = latent_shape(width, height, frames, fps, multiple=multiple,
+                         video_channels=getattr(parts.transformer.config, "in_channels", 128),
+                         **_audio_geometry(parts))
+    for given in images:
+        if not isinstance(given, VideoInput):
+            raise InputError("images must be VideoInput items.")
+    if audio_only and (images or audio is not None):
+        raise InputError("Audio-only generation takes only a prompt: remove image and audio inputs.")
+    stage_one = default_stage1(parts, steps, guidance, sigmas, sampler)
+    if audio is not None:  # the audio stream is given: guide only the video
+        stage_one = Stage(stage_one.sigmas, Guidance(stage_one.guidance.video, NO_GUIDANCE.audio),
+                          stage_one.sampler)
+    if contexts is None:
+        needs_negative = "uncond" in stage_one.guidance.passes
+        encoded = encode_prompts(parts.text_encoder, [prompt, negative_prompt] if needs_negative else [prompt])
+        contexts = (encoded[0], encoded[1] if needs_negative else None)
+    positive, negative = contexts
+    dtype, device = parts.dtype, parts.device
+    generator = make_generator(seed, device)
+    audio_latent = None
+    if audio is not None:
+        audio_latent = encode_audio_input(audio, parts.audio_vae, device, dtype)
+    total = stage_one.sigmas.numel() - 1 + (3 if two_stage else 0)
+    run = dict(positive=positive, negative=negative, generator=generator, dtype=dtype, device=device,
+               batch_passes=batch_passes, with_video=not audio_only, audio_latent=audio_latent)
+
+    def progress(offset: int) -> Optional[Callback]:
+        if callback is None:
+            return None
+        return lambda step, _total, v, a: callback(offset + step, total, v, a)
+
+    if not two_stage:
+        items = encode_video_inputs(images, parts.video_vae, width, height)
+        result = run_stage(parts.transformer, shape, fps, stage_one, video_items=items, callback=progress(0), **run)
+        video_latent, audio_out = result.video, result.audio
+    else:
+        half = latent_shape(width // 2, height // 2, frames, fps, video_channels=shape.video_channels,
+                            **_audio_geometry(parts))
+        items = encode_video_inputs(images, parts.video_vae, width // 2, height // 2)
+        first = run_stage(parts.transformer, half, fps, stage_one, video_items=items, callback=progress(0), **run)
+        audio_out = first.audio
+        video_latent = None
+        if first.video is not None:
+            upsampled = upsample_video_latent(first.video, parts.upsampler, parts.video_vae)
+            items = encode_video_inputs(images, parts.video_vae, width, height)
+            with _stage2_model(parts) as model:
+                second = run_stage(model, shape, fps, stage2(sampler), video_items=items, initial_video=upsampled,
+                                   initial_audio=first.audio, callback=progress(stage_one.sigmas.numel() - 1),
+                                   **run)
+            video_latent = second.video
+            if parts.distilled:  # reference: distilled keeps stage-2 audio, dev keeps stage-1 audio
+                audio_out = second.audio
+    return _decode(parts, video_latent, audio_out, audio, frames, fps, generator, decode_tiling)
+
+
+def _audio_geometry(parts: Components) -> dict:
+    config = getattr(parts.audio_vae, "config", None)
+    if config is None:
+        return {}
+    return dict(audio_channels=config.z_channels, audio_mel_bins=config.latent_mel_bins)
+
+
+def _stage2_model(parts: Components):
+    """The stage-2 transformer: a dev model runs with the distilled LoRA applied on the fly (weights untouched)."""
+    if parts.stage2_lora is None or parts.distilled:
+        return contextlib.nullcontext(parts.transformer)
+    return lora_hooks(parts.transformer, [(parts.stage2_lora, parts.stage2_lora_strength)])
+
+
+def _decode(parts: Components, video_latent, audio_latent, audio: Optional[AudioInput], frames: int, fps: float,
+            generator: torch.Generator, tiling) -> Generation:
+    from ..audio import decode_to_waveform, fit_to_duration
+
+    seconds = frames / float(fps)
+    pixels = None
+    with torch.no_grad():
+        if video_latent is not None:
+            if parts.video_vae is None:
+                raise InputError("Decoding the video needs the video VAE (with its decoder).")
+            latent = video_latent.to(_param_dtype(parts.video_vae, video_latent.dtype))
+            pixels = parts.video_vae.decode(latent, tiling=tiling, generator=generator)[0].float().clamp(-1, 1)
+        if audio is not None:
+            wave, rate = fit_to_duration(audio.waveform.float(), audio.sample_rate, seconds), audio.sample_rate
+        else:
+            if parts.audio_vae is None or parts.vocoder is None:
+                raise InputError("Decoding the audio needs the audio VAE (with its decoder) and the vocoder.")
+            latent = audio_latent.to(_param_dtype(parts.audio_vae, audio_latent.dtype))
+            wave, rate = decode_to_waveform(latent, parts.audio_vae, parts.vocoder, seconds)
+            wave = wave[0]
+    return Generation(video=pixels, audio=wave, sample_rate=int(rate), fps=fps, video_latent=video_latent,
+                      audio_latent=audio_latent)
+
+
+def _param_dtype(module, fallback: torch.dtype) -> torch.dtype:
+    param = next(module.parameters(), None)
+    return param.dtype if param is not None else fallback
