@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-from test_audio_oracle_utils import single_thread  # noqa: F401
 
 from ltx2_core.audio import mel_filterbank, mel_spectrogram, resample
 from ltx2_core.errors import InputError

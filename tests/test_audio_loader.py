@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 from test_audio_oracle_utils import (bigvgan_metadata, hifigan_metadata, max_rel, oracle_vae, oracle_vocoder,
-                                     randomize_vae, randomize_vocoder, single_thread, vae_metadata)  # noqa: F401
+                                     randomize_vae, randomize_vocoder, vae_metadata)
 
 from ltx2_core.audio import (AudioVAE, AudioVAEConfig, Vocoder, VocoderConfig, audio_latent_frames,
                              decode_to_waveform, fit_to_duration, load_audio_vae, load_vocoder,

@@ -5,7 +5,6 @@ ltx-core (test oracle only) imports torchaudio at module level; here torchaudio 
 
 import copy
 
-import pytest
 import torch
 
 
@@ -103,13 +102,3 @@ def max_rel(a, b):
 
 def deep(meta):
     return copy.deepcopy(meta)
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Run each audio test on one intra-op thread (restored afterwards): the tiny convolutions here are
-    dominated by thread start-up, and on a shared 2-core machine 2 threads made them 10-50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

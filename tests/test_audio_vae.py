@@ -2,8 +2,7 @@
 
 import pytest
 import torch
-from test_audio_oracle_utils import (FULL_VAE_METADATA, max_rel, oracle_vae, randomize_vae, single_thread,  # noqa: F401
-                                     vae_metadata)
+from test_audio_oracle_utils import FULL_VAE_METADATA, max_rel, oracle_vae, randomize_vae, vae_metadata
 
 from ltx2_core.audio import AudioVAE, AudioVAEConfig, latent_to_tokens, tokens_to_latent
 from ltx2_core.errors import CheckpointError, InputError

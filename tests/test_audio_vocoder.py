@@ -3,7 +3,7 @@
 import pytest
 import torch
 from test_audio_oracle_utils import (bigvgan_metadata, hifigan_metadata, max_rel, oracle_vocoder,
-                                     randomize_vocoder, single_thread)  # noqa: F401
+                                     randomize_vocoder)
 
 from ltx2_core.audio import Vocoder, VocoderConfig
 from ltx2_core.audio.bwe import BandwidthExtendedVocoder

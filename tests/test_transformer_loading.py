@@ -10,7 +10,7 @@ from ltx2_core.errors import CheckpointError
 from ltx2_core.transformer import (LTX2Transformer, TransformerConfig, detect_key_format, load_transformer,
                                    transformer_keys_in_file, transformer_state_dict_from)
 from ltx2_core.transformer.keys import diffusers_to_official, official_to_diffusers
-from test_transformer_oracle_utils import make_inputs, random_model, single_thread  # noqa: F401
+from test_transformer_oracle_utils import make_inputs, random_model
 
 # Official-file transformer configs (the released files' metadata values).
 OFFICIAL = {

@@ -10,7 +10,7 @@ from torch import nn
 from ltx2_core.attention import sdpa_attention
 from ltx2_core.errors import InputError
 from ltx2_core.transformer import LTX2Transformer, Perturbations, TransformerConfig
-from test_transformer_oracle_utils import make_inputs, random_model, single_thread  # noqa: F401
+from test_transformer_oracle_utils import make_inputs, random_model
 
 
 def test_meta_construction_has_no_buffers_and_full_size_builds():

@@ -5,20 +5,10 @@ The oracles are only imported here (test-time); ltx2_core never imports them.
 
 from typing import Dict, Optional, Tuple
 
-import pytest
 import torch
 
 from ltx2_core.transformer import LTX2Transformer, ModalityInput, Perturbations, TransformerConfig
 from ltx2_core.transformer.positions import audio_positions, video_positions
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models run ~20x faster on one thread when the shared CI cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def random_model(config: TransformerConfig, dtype=torch.float64, seed: int = 0) -> LTX2Transformer:

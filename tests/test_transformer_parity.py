@@ -12,8 +12,8 @@ import torch
 from ltx2_core.transformer import Perturbations, TransformerConfig
 from ltx2_core.transformer.inputs import ALL_BLOCKS, ItemPerturbation
 from ltx2_core.transformer.keys import official_to_diffusers
-from test_transformer_oracle_utils import (ltx_core_model, make_inputs, max_errors, random_model,  # noqa: F401
-                                           single_thread, to_ltx_modality, to_ltx_perturbations)
+from test_transformer_oracle_utils import (ltx_core_model, make_inputs, max_errors, random_model,
+                                           to_ltx_modality, to_ltx_perturbations)
 
 FP64_ABS = 1e-10
 FP32_REL = 1e-5

@@ -7,7 +7,6 @@ from ltx2_core.errors import InputError
 from ltx2_core.transformer import (audio_positions, keyframe_positions, patchify_audio, patchify_video,
                                    reference_positions, unpatchify_audio, unpatchify_video, video_positions)
 from ltx2_core.transformer.rope import frequency_grid, rope_from_positions
-from test_transformer_oracle_utils import single_thread  # noqa: F401
 
 
 @pytest.mark.parametrize("fps", [24.0, 25.0, 23.976])

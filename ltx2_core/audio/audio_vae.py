@@ -34,13 +34,22 @@ class _Mid(nn.Module):
 
 
 class _Level(nn.Module):
-    """One resolution level: residual blocks and an optional resampler (`downsample` / `upsample`)."""
+    """One resolution level: `count` residual blocks (in -> out channels), then an optional
+    `resampler(out)` (Downsample / Upsample) registered as `resampler_name` (`downsample` / `upsample`)."""
 
-    def __init__(self, blocks, resampler_name=None, resampler=None):
+    def __init__(self, block_in: int, block_out: int, count: int, resampler_name=None, resampler=None, **kw):
         super().__init__()
-        self.block = nn.ModuleList(blocks)
+        self.block = nn.ModuleList(
+            ResnetBlock(block_in if i == 0 else block_out, block_out, **kw) for i in range(count)
+        )
+        self.resampler_name = resampler_name
         if resampler_name is not None:
-            self.add_module(resampler_name, resampler)
+            self.add_module(resampler_name, resampler(block_out, **kw))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        for block in self.block:
+            h = block(h)
+        return h if self.resampler_name is None else getattr(self, self.resampler_name)(h)
 
 
 class AudioEncoder(nn.Module):
@@ -55,14 +64,9 @@ class AudioEncoder(nn.Module):
         self.down = nn.ModuleList()
         block_in = ch
         for level, mult in enumerate(mults):
-            blocks = []
-            for _ in range(config.num_res_blocks):
-                blocks.append(ResnetBlock(block_in, ch * mult, **kw))
-                block_in = ch * mult
-            if level == len(mults) - 1:
-                self.down.append(_Level(blocks))
-            else:
-                self.down.append(_Level(blocks, "downsample", Downsample(block_in, **kw)))
+            resampler_name = None if level == len(mults) - 1 else "downsample"
+            self.down.append(_Level(block_in, ch * mult, config.num_res_blocks, resampler_name, Downsample, **kw))
+            block_in = ch * mult
         self.mid = _Mid(block_in, config.mid_attention, attention_fn=attention_fn, **kw)
         out = 2 * config.z_channels if config.double_z else config.z_channels
         self.conv_out = CausalConv2d(block_in, out, 3, **kw)
@@ -70,10 +74,7 @@ class AudioEncoder(nn.Module):
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         h = self.conv_in(mel)
         for level in self.down:
-            for block in level.block:
-                h = block(h)
-            if hasattr(level, "downsample"):
-                h = level.downsample(h)
+            h = level(h)
         h = self.mid(h)
         return self.conv_out(torch.nn.functional.silu(pixel_norm(h)))
 
@@ -91,28 +92,23 @@ class AudioDecoder(nn.Module):
         self.mid = _Mid(block_in, config.mid_attention, attention_fn=attention_fn, **kw)
         levels = [None] * len(mults)
         for level in reversed(range(len(mults))):
-            blocks = []
-            for _ in range(config.num_res_blocks + 1):
-                blocks.append(ResnetBlock(block_in, ch * mults[level], **kw))
-                block_in = ch * mults[level]
-            levels[level] = _Level(blocks, "upsample" if level else None, Upsample(block_in, **kw) if level else None)
+            levels[level] = _Level(block_in, ch * mults[level], config.num_res_blocks + 1,
+                                   "upsample" if level else None, Upsample, **kw)
+            block_in = ch * mults[level]
         self.up = nn.ModuleList(levels)
         self.conv_out = CausalConv2d(block_in, config.out_ch, 3, **kw)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.mid(self.conv_in(z))
         for level in reversed(self.up):
-            for block in level.block:
-                h = block(h)
-            if hasattr(level, "upsample"):
-                h = level.upsample(h)
+            h = level(h)
         return self.conv_out(torch.nn.functional.silu(pixel_norm(h)))
 
 
 def latent_to_tokens(latent: torch.Tensor) -> torch.Tensor:
     """(B, C, T', F) audio latent -> (B, T', C * F) tokens, feature index c * F + f (the DiT's layout)."""
     b, c, t, f = latent.shape
-    return latent.permute(0, 2, 1, 3).reshape(b, t, c * f)
+    return latent.permute(0, 2, 1, 3).reshape(b, t, c * f)  # (B, T', C, F) -> (B, T', C*F)
 
 
 def tokens_to_latent(tokens: torch.Tensor, channels: int = 8) -> torch.Tensor:
@@ -120,7 +116,7 @@ def tokens_to_latent(tokens: torch.Tensor, channels: int = 8) -> torch.Tensor:
     b, t, features = tokens.shape
     if features % channels:
         raise InputError(f"Audio tokens of width {features} cannot be split into {channels} latent channels.")
-    return tokens.reshape(b, t, channels, features // channels).permute(0, 2, 1, 3)
+    return tokens.reshape(b, t, channels, features // channels).permute(0, 2, 1, 3)  # (B, T', C, F) -> (B, C, T', F)
 
 
 class LatentStatistics(nn.Module):

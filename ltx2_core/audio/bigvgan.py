@@ -6,6 +6,7 @@ The filters are persistent buffers stored in the checkpoints (`upsample.filter`,
 """
 
 import math
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -81,6 +82,8 @@ class LowPass2x(nn.Module):
 
 
 class DownSample2x(nn.Module):
+    """x2 downsampler; only nests `LowPass2x` under the checkpoint key `lowpass`."""
+
     def __init__(self, kernel_size: int = 12, *, device=None, dtype=None):
         super().__init__()
         self.lowpass = LowPass2x(kernel_size, device=device, dtype=dtype)
@@ -116,6 +119,21 @@ class Activation1d(nn.Module):
         return self.downsample(self.act(self.upsample(x)))
 
 
+def residual_conv_pairs(channels: int, kernel_size: int, dilations, *, operations=nn, device=None,
+                        dtype=None) -> Tuple[nn.ModuleList, nn.ModuleList]:
+    """(convs1, convs2) of a vocoder residual block: per unit, a length-preserving conv dilated by d_n and
+    an undilated one (shared by HiFi-GAN's ResBlock1 and BigVGAN's AMPBlock1)."""
+    kw = dict(device=device, dtype=dtype)
+    convs1 = nn.ModuleList(
+        operations.Conv1d(channels, channels, kernel_size, dilation=d, padding=d * (kernel_size - 1) // 2, **kw)
+        for d in dilations
+    )
+    convs2 = nn.ModuleList(
+        operations.Conv1d(channels, channels, kernel_size, padding=(kernel_size - 1) // 2, **kw) for _ in dilations
+    )
+    return convs1, convs2
+
+
 class AMPBlock1(nn.Module):
     """Three residual units: x += conv2(act2(conv1(act1(x)))), conv1 dilated by d_n, conv2 undilated."""
 
@@ -123,14 +141,7 @@ class AMPBlock1(nn.Module):
                  dtype=None):
         super().__init__()
         kw = dict(device=device, dtype=dtype)
-        self.convs1 = nn.ModuleList(
-            operations.Conv1d(channels, channels, kernel_size, dilation=d, padding=d * (kernel_size - 1) // 2, **kw)
-            for d in dilations
-        )
-        self.convs2 = nn.ModuleList(
-            operations.Conv1d(channels, channels, kernel_size, padding=(kernel_size - 1) // 2, **kw)
-            for _ in dilations
-        )
+        self.convs1, self.convs2 = residual_conv_pairs(channels, kernel_size, dilations, operations=operations, **kw)
         self.acts1 = nn.ModuleList(Activation1d(channels, beta, **kw) for _ in dilations)
         self.acts2 = nn.ModuleList(Activation1d(channels, beta, **kw) for _ in dilations)
 

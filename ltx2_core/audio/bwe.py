@@ -43,13 +43,13 @@ class CausalLogMel(nn.Module):
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         """(B, C, L) -> (B, C, num_mels, L // hop)."""
         b, c, length = audio.shape
-        flat = F.pad(audio.reshape(b * c, 1, length), (max(0, self.n_fft - self.hop_length), 0))
+        flat = F.pad(audio.reshape(b * c, 1, length), (max(0, self.n_fft - self.hop_length), 0))  # (BC, 1, L')
         spec = F.conv1d(flat, cast_like(self.stft_fn.forward_basis, audio), stride=self.hop_length)  # (BC, 2F, T)
         bins = spec.shape[1] // 2
         magnitude = torch.sqrt(spec[:, :bins] ** 2 + spec[:, bins:] ** 2)  # (BC, F, T)
         mel = torch.matmul(cast_like(self.mel_basis, magnitude), magnitude)  # (BC, M, T)
         mel = torch.log(torch.clamp(mel, min=LOG_FLOOR))
-        return mel.reshape(b, c, mel.shape[1], mel.shape[2])
+        return mel.reshape(b, c, mel.shape[1], mel.shape[2])  # (B, C, M, T)
 
 
 class BandwidthExtendedVocoder(Vocoder):

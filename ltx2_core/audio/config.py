@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple
 
 from ..checkpoint import logical_shape
+from ..configs import key_indices, metadata_section, non_positive
 from ..errors import CheckpointError
 
 LATENT_TIME_DOWNSAMPLE = 4  # mel frames per audio latent frame (two stride-2 levels, fixed by the reference)
@@ -34,7 +35,7 @@ class AudioVAEConfig:
     mel_fmax: Optional[float] = None  # None: sample_rate / 2, as the reference's AudioProcessor uses
 
     def __post_init__(self):
-        if self.ch <= 0 or self.z_channels <= 0 or self.num_res_blocks <= 0 or not self.ch_mult:
+        if non_positive(self, ("ch", "z_channels", "num_res_blocks")) or not self.ch_mult:
             raise CheckpointError(f"Audio VAE config has non-positive sizes: {self}.")
         if len(self.ch_mult) != 3:
             raise CheckpointError(
@@ -64,9 +65,7 @@ class AudioVAEConfig:
     @classmethod
     def from_metadata(cls, config: Mapping) -> "AudioVAEConfig":
         """From the full metadata `config` dict (with an `audio_vae` section) or the section itself."""
-        section = config.get("audio_vae", config)
-        if not isinstance(section, Mapping):
-            raise CheckpointError("Metadata 'audio_vae' section is not a JSON object.")
+        section = metadata_section(config, "audio_vae")
         params = section.get("model", {}).get("params", {})
         dd = params.get("ddconfig", {})
         stft = section.get("preprocessing", {}).get("stft", {})
@@ -113,20 +112,19 @@ class AudioVAEConfig:
                 if "encoder.conv_in.conv.weight" in sd:
                     in_channels = logical_shape(sd["encoder.conv_in.conv.weight"])[1]
                     double_z = logical_shape(sd["encoder.conv_out.conv.weight"])[0] == 2 * z_channels
-                levels = sorted({int(k.split(".")[2]) for k in sd if k.startswith("decoder.up.")})
+                levels = key_indices(sd, "decoder.up.")
                 ch_mult = tuple(logical_shape(sd[f"decoder.up.{i}.block.0.conv2.conv.weight"])[0] // ch for i in levels)
-                blocks = {k.split(".")[4] for k in sd if k.startswith("decoder.up.0.block.")}
-                num_res_blocks = len(blocks) - 1
+                num_res_blocks = len(key_indices(sd, "decoder.up.0.block.")) - 1
             else:
                 conv_in = logical_shape(sd["encoder.conv_in.conv.weight"])
                 ch, in_channels = conv_in[0], conv_in[1]
                 z_out = logical_shape(sd["encoder.conv_out.conv.weight"])[0]
                 z_channels, double_z, out_ch = z_out // 2, True, 2
-                levels = sorted({int(k.split(".")[2]) for k in sd if k.startswith("encoder.down.")})
+                levels = key_indices(sd, "encoder.down.")
                 ch_mult = tuple(
                     logical_shape(sd[f"encoder.down.{i}.block.0.conv2.conv.weight"])[0] // ch for i in levels
                 )
-                num_res_blocks = len({k.split(".")[4] for k in sd if k.startswith("encoder.down.0.block.")})
+                num_res_blocks = len(key_indices(sd, "encoder.down.0.block."))
             stats = logical_shape(sd["per_channel_statistics.mean-of-means"])[0]
         except KeyError as exc:
             raise CheckpointError(
@@ -243,9 +241,7 @@ class VocoderConfig:
     @classmethod
     def from_metadata(cls, config: Mapping) -> "VocoderConfig":
         """From the full metadata `config` dict (with a `vocoder` section) or the section itself."""
-        section = config.get("vocoder", config) if "bwe" not in config else config
-        if not isinstance(section, Mapping):
-            raise CheckpointError("Metadata 'vocoder' section is not a JSON object.")
+        section = metadata_section(config, "vocoder") if "bwe" not in config else config
         if "bwe" not in section:
             gen = GeneratorConfig.from_dict(section, output_sample_rate=section.get("output_sampling_rate", 24000))
             return cls(generator=gen)
@@ -288,14 +284,14 @@ def _generator_from_state_dict(sd: Mapping, prefix: str, *, output_sample_rate: 
         conv_pre = logical_shape(sd[f"{prefix}conv_pre.weight"])
     except KeyError:
         raise CheckpointError(f"Vocoder weights lack {prefix}conv_pre.weight: not an LTX-2 vocoder.") from None
-    n_ups = len({k[len(prefix):].split(".")[1] for k in sd if k.startswith(f"{prefix}ups.")})
+    n_ups = len(key_indices(sd, f"{prefix}ups."))
     kernels = tuple(logical_shape(sd[f"{prefix}ups.{i}.weight"])[2] for i in range(n_ups))
     if kernels not in _KNOWN_UPSAMPLE_RATES:
         raise CheckpointError(
             f"Vocoder upsample kernels {kernels} are not an official layout and the file has no 'config' "
             "metadata to give the strides. Use a checkpoint with its metadata."
         )
-    n_blocks = len({k[len(prefix):].split(".")[1] for k in sd if k.startswith(f"{prefix}resblocks.")})
+    n_blocks = len(key_indices(sd, f"{prefix}resblocks."))
     n_kernels = n_blocks // max(n_ups, 1)
     res_kernels = tuple(logical_shape(sd[f"{prefix}resblocks.{j}.convs1.0.weight"])[2] for j in range(n_kernels))
     amp = f"{prefix}act_post.act.alpha" in sd

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .bigvgan import Activation1d, AMPBlock1
+from .bigvgan import Activation1d, AMPBlock1, residual_conv_pairs
 from .config import GeneratorConfig, VocoderConfig
 from .vocoder import Vocoder, stack_stereo_mel
 
@@ -19,15 +19,8 @@ class ResBlock1(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int, dilations, *, operations=nn, device=None, dtype=None):
         super().__init__()
-        kw = dict(device=device, dtype=dtype)
-        self.convs1 = nn.ModuleList(
-            operations.Conv1d(channels, channels, kernel_size, dilation=d, padding=d * (kernel_size - 1) // 2, **kw)
-            for d in dilations
-        )
-        self.convs2 = nn.ModuleList(
-            operations.Conv1d(channels, channels, kernel_size, padding=(kernel_size - 1) // 2, **kw)
-            for _ in dilations
-        )
+        self.convs1, self.convs2 = residual_conv_pairs(channels, kernel_size, dilations, operations=operations,
+                                                       device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for conv1, conv2 in zip(self.convs1, self.convs2):

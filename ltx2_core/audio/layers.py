@@ -82,4 +82,4 @@ class AttnBlock(nn.Module):
         h = pixel_norm(x)
         q, k, v = (conv(h).reshape(b, c, t * m).transpose(1, 2) for conv in (self.q, self.k, self.v))  # (B, TM, C)
         out = self.attention_fn(q, k, v, 1)  # (B, TM, C)
-        return x + self.proj_out(out.transpose(1, 2).reshape(b, c, t, m))
+        return x + self.proj_out(out.transpose(1, 2).reshape(b, c, t, m))  # (B, C, TM) -> (B, C, T, M)

@@ -99,6 +99,17 @@ def _to(sd: dict, device, dtype) -> dict:
                     dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype) for k, v in sd.items()}
 
 
+def _config(config_cls, config, meta: Optional[dict], section: str, sd: dict):
+    """`config` if it is a `config_cls`, else from the given metadata, the file's `section`, or the key shapes."""
+    if isinstance(config, config_cls):
+        return config
+    if config is not None:
+        return config_cls.from_metadata(config)
+    if meta is not None and section in meta:
+        return config_cls.from_metadata(meta)
+    return config_cls.from_state_dict(sd)
+
+
 def load_audio_vae(source: Source, *, config: Union[AudioVAEConfig, Mapping, None] = None, operations=torch.nn,
                    device=None, dtype: Optional[torch.dtype] = None, encoder: Optional[bool] = None,
                    decoder: Optional[bool] = None) -> AudioVAE:
@@ -117,14 +128,7 @@ def load_audio_vae(source: Source, *, config: Union[AudioVAEConfig, Mapping, Non
     decoder = has_dec if decoder is None else decoder
     sd = {k: v for k, v in sd.items()
           if (encoder or not k.startswith("encoder.")) and (decoder or not k.startswith("decoder."))}
-    if isinstance(config, AudioVAEConfig):
-        cfg = config
-    elif config is not None:
-        cfg = AudioVAEConfig.from_metadata(config)
-    elif meta is not None and "audio_vae" in meta:
-        cfg = AudioVAEConfig.from_metadata(meta)
-    else:
-        cfg = AudioVAEConfig.from_state_dict(sd)
+    cfg = _config(AudioVAEConfig, config, meta, "audio_vae", sd)
     model = AudioVAE(cfg, operations=operations, device="meta", encoder=encoder, decoder=decoder)
     return load_strict(model, _to(sd, device, dtype), "audio VAE").eval()
 
@@ -133,14 +137,7 @@ def load_vocoder(source: Source, *, config: Union[VocoderConfig, Mapping, None] 
                  device=None, dtype: Optional[torch.dtype] = None) -> Vocoder:
     """Vocoder (HiFi-GAN, or BigVGAN-v2 + BWE kept in float32) from a checkpoint path or state dict."""
     sd, meta = _read(source, _vocoder_key_map, "vocoder")
-    if isinstance(config, VocoderConfig):
-        cfg = config
-    elif config is not None:
-        cfg = VocoderConfig.from_metadata(config)
-    elif meta is not None and "vocoder" in meta:
-        cfg = VocoderConfig.from_metadata(meta)
-    else:
-        cfg = VocoderConfig.from_state_dict(sd)
+    cfg = _config(VocoderConfig, config, meta, "vocoder", sd)
     model = Vocoder(cfg, operations=operations, device="meta", dtype=dtype)
     if isinstance(model, BandwidthExtendedVocoder):
         dtype = torch.float64 if dtype == torch.float64 else torch.float32

@@ -73,4 +73,4 @@ def mel_spectrogram(waveform: torch.Tensor, sample_rate: int = 16000, n_fft: int
     mel = torch.matmul(spec.abs().transpose(1, 2), fb)  # (B*, T, M)
     if log:
         mel = torch.log(torch.clamp(mel, min=LOG_FLOOR))
-    return mel.reshape(*lead, mel.shape[1], n_mels).to(waveform.dtype)
+    return mel.reshape(*lead, mel.shape[1], n_mels).to(waveform.dtype)  # (..., T, M)

@@ -54,7 +54,7 @@ def resample(waveform: torch.Tensor, orig_sample_rate: int, new_sample_rate: int
     out = F.conv1d(flat[:, None], kernel, stride=orig)  # (B*, new, frames)
     out = out.transpose(1, 2).reshape(flat.shape[0], -1)  # (B*, frames * new) interleaved phases
     target = math.ceil(new * length / orig)
-    return out[:, :target].reshape(*lead, target).to(waveform.dtype)
+    return out[:, :target].reshape(*lead, target).to(waveform.dtype)  # (..., target)
 
 
 def hann_sinc_upsample_filter(ratio: int, *, device=None, dtype=torch.float32) -> torch.Tensor:

@@ -17,6 +17,7 @@ import torch.nn as nn
 
 from ..attention import sdpa_attention
 from ..checkpoint import logical_shape
+from ..configs import key_indices, metadata_section, non_positive
 from ..errors import CheckpointError, InputError
 from ..ops import cast_like
 from ..transformer.layers import Attention, FeedForward, rms_norm
@@ -31,6 +32,8 @@ CONNECTOR_PREFIXES = {
 
 @dataclass(frozen=True)
 class ConnectorConfig:
+    """Sizes and RoPE settings of one embeddings connector (video or audio)."""
+
     heads: int = 30
     head_dim: int = 128
     num_layers: int = 2
@@ -42,7 +45,7 @@ class ConnectorConfig:
     double_precision_rope: bool = True
 
     def __post_init__(self):
-        if min(self.heads, self.head_dim, self.num_layers, self.num_registers) <= 0:
+        if non_positive(self, ("heads", "head_dim", "num_layers", "num_registers")):
             raise CheckpointError(f"Invalid embeddings-connector configuration: {self}.")
         if self.rope_type not in ("split", "interleaved"):
             raise CheckpointError(f"Unknown connector rope_type {self.rope_type!r} (expected split or interleaved).")
@@ -58,7 +61,7 @@ class ConnectorConfig:
         Missing keys take ltx-core's defaults (interleaved RoPE, float32 grid, max_pos [1]); the released
         checkpoints state split / float64 / [4096] explicitly. Without metadata use `from_state_dict`, whose
         defaults are the released values."""
-        t = config.get("transformer", config)
+        t = metadata_section(config, "transformer")
 
         def pick(name, default):
             if stream == "audio" and f"audio_connector_{name}" in t:
@@ -85,12 +88,12 @@ class ConnectorConfig:
             raise CheckpointError(
                 "The connector weights have no 'learnable_registers'. Use an LTX-2 / LTX-2.3 checkpoint."
             ) from None
-        blocks = {int(k.split(".")[1]) for k in state_dict if k.startswith("transformer_1d_blocks.")}
+        blocks = key_indices(state_dict, "transformer_1d_blocks.")
         gate = state_dict.get("transformer_1d_blocks.0.attn1.to_gate_logits.weight")
         heads = int(logical_shape(gate)[0]) if gate is not None else int(width) // head_dim
         if not blocks or width % heads:
             raise CheckpointError(
-                f"Connector weights are inconsistent (width {width}, {heads} heads, blocks {sorted(blocks)})."
+                f"Connector weights are inconsistent (width {width}, {heads} heads, blocks {blocks})."
             )
         values = dict(heads=heads, head_dim=int(width) // heads, num_layers=max(blocks) + 1,
                       num_registers=int(registers), gated=gate is not None)

@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from ..checkpoint import logical_shape
+from ..configs import metadata_section
 from ..errors import CheckpointError, InputError
 
 EPS = 1e-6
@@ -36,6 +37,8 @@ V2_FLAGS = {
 
 @dataclass(frozen=True)
 class FeatureExtractorConfig:
+    """The `text_embedding_projection` layout: v1 (LTX-2, one shared Linear) or v2 (LTX-2.3, per stream)."""
+
     version: str = "v1"  # "v1" (LTX-2) or "v2" (LTX-2.3)
     embedding_dim: int = 3840  # Gemma hidden size D
     num_states: int = 49  # Gemma layers + 1
@@ -66,7 +69,7 @@ class FeatureExtractorConfig:
         cls, config: Mapping, embedding_dim: int = 3840, num_states: int = 49
     ) -> "FeatureExtractorConfig":
         """From an LTX checkpoint's metadata `config` (its `transformer` section), as ltx-core selects."""
-        transformer = config.get("transformer", config)
+        transformer = metadata_section(config, "transformer")
         present = {k: transformer[k] for k in V2_FLAGS if k in transformer}
         if not present:
             return cls.ltx2(embedding_dim, num_states)
@@ -76,8 +79,12 @@ class FeatureExtractorConfig:
                 f"Unsupported text projection settings in the checkpoint metadata: {present}. Only LTX-2 and LTX-2.3 "
                 "layouts are implemented."
             )
-        video = int(transformer["num_attention_heads"]) * int(transformer["attention_head_dim"])
-        audio = int(transformer["audio_num_attention_heads"]) * int(transformer["audio_attention_head_dim"])
+        try:
+            video = int(transformer["num_attention_heads"]) * int(transformer["attention_head_dim"])
+            audio = int(transformer["audio_num_attention_heads"]) * int(transformer["audio_attention_head_dim"])
+        except KeyError as exc:
+            raise CheckpointError(f"The checkpoint's transformer metadata lacks {exc}, needed by the LTX-2.3 text "
+                                  "projection. The metadata is incomplete: re-download the file.") from None
         return cls.ltx23(embedding_dim, num_states, video, audio)
 
     @classmethod

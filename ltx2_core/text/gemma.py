@@ -103,6 +103,8 @@ class KVCache:
 
 
 class GemmaAttention(nn.Module):
+    """Grouped-query self-attention with q/k norms and RoPE (keys `q_proj`, `k_proj`, `v_proj`, `o_proj`, ...)."""
+
     def __init__(self, config: GemmaConfig, layer: int, *, operations, attention_fn, device, dtype):
         super().__init__()
         self.layer = layer
@@ -133,6 +135,7 @@ class GemmaAttention(nn.Module):
         if self.q_scale != 1.0:  # exactly 1 for Gemma 3 12B (query_pre_attn_scalar == head_dim)
             q = q * self.q_scale
         q = q.reshape(batch, length, -1)  # (B, T, H*D)
+        # (B, T, H*D) x (B, Tk, H*D) x (B, Tk, H*D), mask (B, 1, T, Tk) -> (B, T, H*D)
         out = self.attention_fn(q, k.reshape(batch, k.shape[1], -1), v.reshape(batch, v.shape[1], -1), self.heads, mask)
         # Rows with nothing to attend to (left padding) are zero, whatever the backend returns for them.
         out = torch.where(mask.any(-1).transpose(1, 2), out, torch.zeros((), dtype=out.dtype, device=out.device))
@@ -140,6 +143,8 @@ class GemmaAttention(nn.Module):
 
 
 class GemmaMLP(nn.Module):
+    """Gated MLP: down(gelu_tanh(gate(x)) * up(x))."""
+
     def __init__(self, config: GemmaConfig, *, operations, device, dtype):
         super().__init__()
         hidden, inter = config.hidden_size, config.intermediate_size
@@ -152,6 +157,8 @@ class GemmaMLP(nn.Module):
 
 
 class GemmaDecoderLayer(nn.Module):
+    """One decoder layer: sandwich-normed attention and MLP residuals (see the module docstring)."""
+
     def __init__(self, config: GemmaConfig, layer: int, *, operations, attention_fn, device, dtype):
         super().__init__()
         self.is_global = config.layer_types[layer] == GLOBAL

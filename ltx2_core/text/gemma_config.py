@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Tuple
 
 from ..checkpoint import logical_shape
+from ..configs import key_indices, metadata_section, non_positive
 from ..errors import CheckpointError
 
 SLIDING = "sliding"
@@ -46,11 +47,9 @@ class GemmaConfig:
     eos_token_ids: Tuple[int, ...] = (1, 106)
 
     def __post_init__(self):
-        problems = []
-        for name in ("vocab_size", "hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
-                     "head_dim", "sliding_window"):
-            if int(getattr(self, name)) <= 0:
-                problems.append(f"{name} must be positive (got {getattr(self, name)})")
+        sizes = ("vocab_size", "hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads",
+                 "head_dim", "sliding_window")
+        problems = [f"{name} must be positive (got {getattr(self, name)})" for name in non_positive(self, sizes)]
         if self.num_heads % max(self.num_kv_heads, 1):
             problems.append(f"num_heads {self.num_heads} is not a multiple of num_kv_heads {self.num_kv_heads}")
         if self.head_dim % 2:
@@ -83,9 +82,7 @@ class GemmaConfig:
     @classmethod
     def from_hf_dict(cls, config: Mapping) -> "GemmaConfig":
         """From a Hugging Face `config.json` dict (`gemma3` with `text_config`, or `gemma3_text`)."""
-        text = config.get("text_config", config)
-        if not isinstance(text, Mapping):
-            raise CheckpointError("The Gemma config.json has no usable 'text_config' section.")
+        text = metadata_section(config, "text_config", "The Gemma config.json has no usable 'text_config' section.")
         base = cls()
         num_layers = int(text.get("num_hidden_layers", base.num_layers))
         layer_types = text.get("layer_types")
@@ -149,7 +146,7 @@ class GemmaConfig:
                 f"This is not a Gemma 3 text model: key {exc.args[0]!r} is missing. "
                 "Select a Gemma 3 12B text encoder file."
             ) from None
-        num_layers = 1 + max(int(k.split(".")[1]) for k in state_dict if k.startswith("layers."))
+        num_layers = 1 + max(key_indices(state_dict, "layers."))
         same_layers = num_layers == base.num_layers
         return replace(
             base, vocab_size=int(vocab), hidden_size=int(hidden), intermediate_size=int(inter), num_layers=num_layers,

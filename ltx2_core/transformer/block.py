@@ -105,6 +105,7 @@ class TransformerBlock(nn.Module):
         shift_q, scale_q1, gate_q = s.modulation.rows(table, 6, 9, one_plus=(7,))
         prompt_table = cast_like(getattr(self, prefix + "prompt_scale_shift_table"), x)
         batch, _, width = s.prompt.shape
+        # (1, 1, 2, D) + (B, 1, 2, D) -> 2 x (B, 1, D)
         shift_kv, scale_kv = (prompt_table[None, None] + s.prompt.view(batch, 1, 2, width // 2)).unbind(dim=2)
         q_in = torch.addcmul(shift_q, rms_norm(x, self.eps), scale_q1)
         context = s.context * (1 + scale_kv) + shift_kv
@@ -119,20 +120,10 @@ class TransformerBlock(nn.Module):
         vn, an = rms_norm(vx, self.eps), rms_norm(ax, self.eps)  # both directions read the pre-exchange states
         v_table, a_table = self.scale_shift_table_a2v_ca_video, self.scale_shift_table_a2v_ca_audio
         new_vx, new_ax = vx, ax
-        if keep_a2v is not False:
-            scale_v, shift_v = v.cross_scale_shift.rows(v_table[:4], 0, 2, one_plus=(0,))
-            scale_a, shift_a = a.cross_scale_shift.rows(a_table[:4], 0, 2, one_plus=(0,))
-            (gate,) = v.cross_gate.rows(v_table[4:], 0, 1)
-            out = self.audio_to_video_attn(torch.addcmul(shift_v, vn, scale_v), torch.addcmul(shift_a, an, scale_a),
-                                           rope=v.cross_rope, k_rope=a.cross_rope) * gate
-            new_vx = vx + (out if keep_a2v is None else out * keep_a2v)
-        if keep_v2a is not False:
-            scale_a, shift_a = a.cross_scale_shift.rows(a_table[:4], 2, 4, one_plus=(2,))
-            scale_v, shift_v = v.cross_scale_shift.rows(v_table[:4], 2, 4, one_plus=(2,))
-            (gate,) = a.cross_gate.rows(a_table[4:], 0, 1)
-            out = self.video_to_audio_attn(torch.addcmul(shift_a, an, scale_a), torch.addcmul(shift_v, vn, scale_v),
-                                           rope=a.cross_rope, k_rope=v.cross_rope) * gate
-            new_ax = ax + (out if keep_v2a is None else out * keep_v2a)
+        if keep_a2v is not False:  # AV table rows 0-1: (scale, shift) of a2v
+            new_vx = _one_direction(self.audio_to_video_attn, vx, vn, an, v, a, v_table, a_table, 0, keep_a2v)
+        if keep_v2a is not False:  # AV table rows 2-3: (scale, shift) of v2a
+            new_ax = _one_direction(self.video_to_audio_attn, ax, an, vn, a, v, a_table, v_table, 2, keep_v2a)
         return new_vx, new_ax
 
     def forward(
@@ -151,3 +142,18 @@ class TransformerBlock(nn.Module):
         if ax is not None:
             ax = self._ffn(ax, audio, "audio_")
         return vx, ax
+
+
+def _one_direction(attn: Attention, x: torch.Tensor, xn: torch.Tensor, other_n: torch.Tensor, own: StreamState,
+                   other: StreamState, own_table: torch.Tensor, other_table: torch.Tensor, row: int,
+                   keep: Keep) -> torch.Tensor:
+    """x + gate * attn(modulated own norm, modulated other norm): one of a2v / v2a, the receiving stream `own`.
+
+    Rows `row`, `row + 1` of each AV table (+ the streams' cross modulation) give (scale, shift); the gate is
+    the receiving table's row 4 + its cross-gate modulation."""
+    scale_q, shift_q = own.cross_scale_shift.rows(own_table[:4], row, row + 2, one_plus=(row,))
+    scale_k, shift_k = other.cross_scale_shift.rows(other_table[:4], row, row + 2, one_plus=(row,))
+    (gate,) = own.cross_gate.rows(own_table[4:], 0, 1)
+    out = attn(torch.addcmul(shift_q, xn, scale_q), torch.addcmul(shift_k, other_n, scale_k),
+               rope=own.cross_rope, k_rope=other.cross_rope) * gate  # (B, T_own, D_own)
+    return x + (out if keep is None else out * keep)

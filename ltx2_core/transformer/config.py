@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Optional, Tuple
 
 from ..checkpoint import logical_shape
+from ..configs import key_indices, non_positive
 from ..errors import CheckpointError
 
 CrossModulation = Literal["own_timesteps", "other_sigma", "own_scale_other_gate"]
@@ -76,7 +77,7 @@ class TransformerConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if min(self.num_layers, self.heads, self.head_dim, self.audio_heads, self.audio_head_dim) <= 0:
+        if non_positive(self, ("num_layers", "heads", "head_dim", "audio_heads", "audio_head_dim")):
             problems.append("layer/head counts and head dims must be positive")
         if self.rope_type not in ("split", "interleaved"):
             problems.append(f"rope_type {self.rope_type!r} is not 'split' or 'interleaved'")
@@ -242,7 +243,7 @@ class TransformerConfig:
         if not heads or not audio_heads or dim % heads or audio_dim % audio_heads:
             raise CheckpointError(f"Cannot split widths {dim}/{audio_dim} into heads: pass head_dim explicitly.")
         caption = shape("caption_projection.linear_1.weight")
-        layers = {int(k.split(".")[1]) for k in tensors if k.startswith("transformer_blocks.")}
+        layers = key_indices(tensors, "transformer_blocks.")
         fields = dict(
             num_layers=max(layers) + 1, heads=heads, head_dim=dim // heads, in_channels=in_ch,
             out_channels=shape("proj_out.weight")[0],

@@ -37,9 +37,9 @@ class ModalityInput:
     attention_mask: Optional[torch.Tensor] = None
 
     def validate(self, name: str, n_axes: int) -> None:
-        batch, tokens = self.latent.shape[:2]
         if self.latent.ndim != 3:
             raise InputError(f"{name}.latent must be (B, T, C) tokens, got shape {tuple(self.latent.shape)}.")
+        batch, tokens = self.latent.shape[:2]
         if self.timesteps.shape[:2] != (batch, tokens) or self.timesteps[0].numel() != tokens:
             raise InputError(f"{name}.timesteps must be (B, T) = {(batch, tokens)}, got {tuple(self.timesteps.shape)}.")
         if self.sigma.numel() not in (1, batch):

@@ -90,6 +90,7 @@ class Attention(nn.Module):
         if self.to_gate_logits is not None:
             batch, tokens, inner = out.shape
             gates = 2.0 * torch.sigmoid(self.to_gate_logits(x))  # (B, Tq, H)
+            # (B, Tq, H, D) * (B, Tq, H, 1) -> (B, Tq, H*D)
             out = (out.view(batch, tokens, self.heads, self.head_dim) * gates.unsqueeze(-1)).view(batch, tokens, inner)
         return self.to_out[0](out)
 

@@ -66,7 +66,7 @@ class LTX2Transformer(nn.Module):
             StreamState, Modulation]:
         c, dtype = self.config, x.dtype
         batch = x.shape[0]
-        timesteps = m.timesteps.reshape(batch, -1) * c.timestep_scale_multiplier
+        timesteps = m.timesteps.reshape(batch, -1) * c.timestep_scale_multiplier  # (B, T)
         modulation, embedded = self._modulation(getattr(self, prefix + "adaln_single"), timesteps, dtype)
         prompt = None
         if c.cross_attention_adaln:
@@ -100,8 +100,8 @@ class LTX2Transformer(nn.Module):
         """Adds the audio<->video cross-attention RoPE and AdaLN inputs to a stream's state."""
         c, batch, dtype = self.config, x.shape[0], x.dtype
         mult = c.timestep_scale_multiplier
-        own = m.timesteps.reshape(batch, -1) * mult
-        other_sigma = (_per_item_sigma(other.sigma, batch) * mult).view(batch, 1)
+        own = m.timesteps.reshape(batch, -1) * mult  # (B, T)
+        other_sigma = (_per_item_sigma(other.sigma, batch) * mult).view(batch, 1)  # (B, 1)
         scale_shift_t = other_sigma if c.cross_modulation == "other_sigma" else own
         gate_t = own if c.cross_modulation == "own_timesteps" else other_sigma
         gate_t = gate_t * (c.av_ca_timestep_scale_multiplier / mult)

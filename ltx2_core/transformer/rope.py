@@ -17,6 +17,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from ..errors import InputError
+
 
 @dataclass(frozen=True)
 class Rope:
@@ -46,7 +48,8 @@ def rope_angles(
         positions = (positions[..., 0] + positions[..., 1]) / 2.0 if midpoint else positions[..., 0]
     n_axes = positions.shape[1]
     if n_axes != len(max_pos):
-        raise ValueError(f"positions have {n_axes} axes but max_pos has {len(max_pos)} entries")
+        raise InputError(f"RoPE positions have {n_axes} axes but max_pos has {len(max_pos)} entries: pass "
+                         "positions (B, n_axes, T, 2) with one axis per max_pos entry (3 for video, 1 for audio).")
     fractions = torch.stack([positions[:, i] / max_pos[i] for i in range(n_axes)], dim=-1)  # (B, T, n_axes)
     grid = frequency_grid(theta, n_axes, width, double_precision, fractions.device)
     angles = grid * (fractions.unsqueeze(-1) * 2 - 1)  # (B, T, n_axes, n_f)
@@ -67,10 +70,10 @@ def rope_from_positions(
             cos = torch.cat([torch.ones_like(cos[..., :pad]), cos], dim=-1)
             sin = torch.cat([torch.zeros_like(sin[..., :pad]), sin], dim=-1)
         cos = cos.reshape(batch, tokens, heads, -1)  # (B, T, H, D/2)
-        sin = sin.reshape(batch, tokens, heads, -1)
+        sin = sin.reshape(batch, tokens, heads, -1)  # (B, T, H, D/2)
         return Rope(cos.to(dtype), sin.to(dtype), split=True)
     if rope_type != "interleaved":
-        raise ValueError(f"Unknown rope_type {rope_type!r}")
+        raise InputError(f"Unknown rope_type {rope_type!r}: use 'split' or 'interleaved'.")
     cos, sin = cos.repeat_interleave(2, dim=-1), sin.repeat_interleave(2, dim=-1)  # (B, T, 2 * count)
     pad = width % (2 * positions.shape[1])
     if pad:
@@ -89,7 +92,7 @@ def apply_rope(x: torch.Tensor, rope: Rope) -> torch.Tensor:
         out = pairs * cos.unsqueeze(-2)
         out[..., 0, :].addcmul_(pairs[..., 1, :], sin, value=-1)  # x1 cos - x2 sin
         out[..., 1, :].addcmul_(pairs[..., 0, :], sin)  # x2 cos + x1 sin
-        return out.view(batch, tokens, width)
-    pairs = x.view(batch, tokens, width // 2, 2)
-    rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).view(batch, tokens, width)
+        return out.view(batch, tokens, width)  # (B, T, W)
+    pairs = x.view(batch, tokens, width // 2, 2)  # (B, T, W/2, 2)
+    rotated = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).view(batch, tokens, width)  # (B, T, W)
     return x * cos + rotated * sin
