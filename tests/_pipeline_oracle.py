@@ -123,11 +123,3 @@ def reference_run(x0_model, shape, fps, sigmas, guidance, ctx_pos, ctx_neg, vide
     return video_state.latent, audio_state.latent
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models are dominated by thread start-up: one intra-op thread is 10-50x faster on the shared
-    2-core CI machine. Restored after each test."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

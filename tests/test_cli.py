@@ -52,19 +52,14 @@ def test_generate_command_end_to_end_with_demo_files(tmp_path, capsys):
     from ltx2_core.pipeline.demo import demo_components, save_demo_checkpoint
     from ltx2_core.pipeline.video_io import write_mp4
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        paths = save_demo_checkpoint(demo_components(encoders=True), str(tmp_path / "models"))
-        image = write_mp4(str(tmp_path / "first.mp4"), torch.rand(3, 1, 70, 90) * 2 - 1, 24.0)
-        out = str(tmp_path / "out.mp4")
-        args = ["generate", "--checkpoint", paths["checkpoint"], "--text-encoder", paths["text_encoder"],
-                "--prompt", "a fox", "--out", out, "--width", "128", "--height", "64", "--frames", "17",
-                "--steps", "2", "--stg-blocks", "1", "--dtype", "float32", "--device", "cpu", "--two-stage",
-                "--upsampler", paths["upsampler"], "--image", image, "--image", image + "@8@0.5"]
-        assert main(args) == 0
-    finally:
-        torch.set_num_threads(before)
+    paths = save_demo_checkpoint(demo_components(encoders=True), str(tmp_path / "models"))
+    image = write_mp4(str(tmp_path / "first.mp4"), torch.rand(3, 1, 70, 90) * 2 - 1, 24.0)
+    out = str(tmp_path / "out.mp4")
+    args = ["generate", "--checkpoint", paths["checkpoint"], "--text-encoder", paths["text_encoder"],
+            "--prompt", "a fox", "--out", out, "--width", "128", "--height", "64", "--frames", "17",
+            "--steps", "2", "--stg-blocks", "1", "--dtype", "float32", "--device", "cpu", "--two-stage",
+            "--upsampler", paths["upsampler"], "--image", image, "--image", image + "@8@0.5"]
+    assert main(args) == 0
     captured = capsys.readouterr()
     assert "step 5/5" in captured.err and "Wrote" in captured.out
     with av.open(out) as container:

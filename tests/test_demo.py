@@ -1,15 +1,11 @@
 """The demo command writes an mp4 with one H.264 and one AAC stream of the same duration."""
 
-import os
 import sys
 
 import av
 import pytest
 
 from ltx2_core.__main__ import main
-
-sys.path.insert(0, os.path.dirname(__file__))
-from _pipeline_oracle import one_thread  # noqa: E402,F401  (autouse fixture)
 
 
 def _durations(path):

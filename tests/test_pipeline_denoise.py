@@ -1,8 +1,5 @@
 """Denoise loop behaviour: determinism, callback, interrupt, frozen audio, audio-only, samplers."""
 
-import os
-import sys
-
 import pytest
 import torch
 
@@ -16,9 +13,6 @@ from ltx2_core.pipeline.latents import latent_shape, make_generator
 from ltx2_core.pipeline.sampler import GradientEstimation, blend_clean, euler_step, to_x0
 from ltx2_core.pipeline.schedules import ltx2_sigmas
 from ltx2_core.transformer import LTX2Transformer, TransformerConfig
-
-sys.path.insert(0, os.path.dirname(__file__))
-from _pipeline_oracle import one_thread  # noqa: E402,F401  (autouse fixture)
 
 FPS = 24.0
 GUIDANCE = Guidance(GuidanceParams(cfg=3.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0),

@@ -1,9 +1,6 @@
 """The generate() API on the tiny demo components: image / keyframe / audio conditioning, audio only,
 stage-2 LoRA merged and restored, argument errors."""
 
-import os
-import sys
-
 import pytest
 import torch
 
@@ -13,9 +10,6 @@ from ltx2_core.pipeline.generate import generate
 from ltx2_core.pipeline.lora import LoraLayer
 from ltx2_core.pipeline.two_stage import AudioInput, VideoInput
 from ltx2_core.pipeline.video_io import resize_cover
-
-sys.path.insert(0, os.path.dirname(__file__))
-from _pipeline_oracle import one_thread  # noqa: E402,F401  (autouse fixture)
 
 SMALL = dict(width=64, height=64, frames=9, steps=2, seed=4, guidance=DEMO_GUIDANCE)
 

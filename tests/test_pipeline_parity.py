@@ -9,7 +9,7 @@ import torch
 from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionByLatentIndex
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _pipeline_oracle import one_thread, reference_run, tiny_models  # noqa: E402,F401
+from _pipeline_oracle import reference_run, tiny_models  # noqa: E402
 
 from ltx2_core.pipeline.conditioning import (  # noqa: E402
     Keyframe, ReplaceFrames, apply_conditionings, initial_audio_state, initial_video_state,
