@@ -55,6 +55,10 @@ def read_safetensors_header(path: str) -> Dict[str, dict]:
             for dim in info["shape"]:
                 count *= int(dim)
             itemsize = _SAFETENSORS_DTYPE_SIZES.get(info["dtype"])
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end, *info["shape"])):
+                raise TypeError("non-integer offsets or shape")
+            if min(info["shape"], default=0) < 0 or not isinstance(info["dtype"], str):
+                raise ValueError("negative dimension or non-string dtype")
         except (TypeError, KeyError, ValueError):
             raise CheckpointError(f"{name}: tensor {key!r} has a malformed header entry. Re-download the file.") from None
         if not (0 <= start <= end <= data_len):
