@@ -1,6 +1,5 @@
 """The demo command writes an mp4 with one H.264 and one AAC stream of the same duration."""
 
-
 import av
 import pytest
 
