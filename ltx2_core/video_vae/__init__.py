@@ -1,0 +1,17 @@
+"""LTX-2 / LTX-2.3 causal video VAE: 32x spatial / 8x temporal compression, tiled decode and encode."""
+
+from .config import LTX2_VAE_METADATA, LTX23_VAE_METADATA, BlockSpec, VideoVAEConfig
+from .loader import load_video_vae
+from .model import PerChannelStatistics, VideoVAE
+from .tiling import TilingConfig
+
+__all__ = [
+    "BlockSpec",
+    "LTX2_VAE_METADATA",
+    "LTX23_VAE_METADATA",
+    "PerChannelStatistics",
+    "TilingConfig",
+    "VideoVAE",
+    "VideoVAEConfig",
+    "load_video_vae",
+]

@@ -1,0 +1,91 @@
+"""Loading the video VAE strictly from a single-file checkpoint, a VAE-only file, or a state dict."""
+
+import os
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import torch
+
+from ..checkpoint import load_safetensors, load_strict, logical_shape, read_config_metadata, read_safetensors_header
+from ..errors import CheckpointError
+from .config import VideoVAEConfig
+from .keys import TIMESTEP_CONDITIONING_KEY, components_present, detect_preset, find_prefix, select
+from .model import VideoVAE
+
+Source = Union[str, os.PathLike, Mapping[str, torch.Tensor]]
+STATISTICS_DTYPE = torch.float32  # the latent statistics stay in float32 whatever the weights' dtype
+
+
+def _resolve_config(config: Any, metadata: Optional[dict], shapes: Mapping[str, tuple]) -> VideoVAEConfig:
+    if isinstance(config, VideoVAEConfig):
+        return config
+    if config is None and metadata is not None and isinstance(metadata.get("vae"), Mapping):
+        config = metadata
+    if config is None:
+        return detect_preset(shapes)
+    resolved = VideoVAEConfig.from_metadata(config)
+    if "decoder" in components_present(shapes):
+        # The keys decide: the official configurator's default for a missing flag is not reliable.
+        resolved = resolved.with_(timestep_conditioning=TIMESTEP_CONDITIONING_KEY in shapes)
+    return resolved
+
+
+def load_video_vae(
+    source: Source,
+    *,
+    operations=torch.nn,
+    dtype: Optional[torch.dtype] = None,
+    device: Union[str, torch.device] = "cpu",
+    config: Union[None, VideoVAEConfig, Mapping[str, Any]] = None,
+    components: Optional[Sequence[str]] = None,
+) -> VideoVAE:
+    """Load a `VideoVAE` from a safetensors path or a state dict.
+
+    Keys may carry the `vae.` prefix (single-file checkpoints, some ComfyUI VAE files) or not (ComfyUI
+    VAE-only files); other prefixes in a monolith are ignored. The architecture comes from `config`,
+    else the file's `config` metadata (`vae` section), else the key shapes (LTX-2 / LTX-2.3 layouts).
+    `components` ('encoder', 'decoder') defaults to whatever the file holds. `dtype` casts the weights
+    (default: as stored); the latent statistics are kept in float32.
+    """
+    metadata = None
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        header = read_safetensors_header(path)
+        all_shapes = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+        metadata = read_config_metadata(path)
+        what = os.path.basename(path)
+    elif isinstance(source, Mapping):
+        all_shapes = {k: logical_shape(v) for k, v in source.items()}
+        what = "the given state dict"
+    else:
+        raise CheckpointError(f"load_video_vae needs a safetensors path or a state dict, got {type(source).__name__}.")
+    prefix = find_prefix(all_shapes)
+    if prefix is None:
+        raise CheckpointError(
+            f"{what} holds no video VAE weights (no 'vae.encoder.*', 'vae.decoder.*' or 'encoder.*'/'decoder.*' "
+            "keys). Choose the LTX-2 checkpoint or a VAE file."
+        )
+    names = select(all_shapes, prefix)
+    shapes = {name: all_shapes[key] for name, key in names.items()}
+    present = components_present(shapes)
+    wanted = tuple(components) if components is not None else present
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise CheckpointError(
+            f"{what} has no video VAE {' or '.join(missing)} weights; load a file that contains them."
+        )
+    cfg = _resolve_config(config, metadata, shapes)
+    names = {n: k for n, k in names.items() if n.split(".", 1)[0] in wanted + ("per_channel_statistics",)}
+    if isinstance(source, Mapping):
+        tensors = {name: source[key] for name, key in names.items()}
+    else:
+        loaded = load_safetensors(path, keys=list(names.values()))
+        tensors = {name: loaded[key] for name, key in names.items()}
+    state = {}
+    for name, tensor in tensors.items():
+        target = STATISTICS_DTYPE if name.startswith("per_channel_statistics.") else dtype
+        if target is not None and tensor.is_floating_point():
+            tensor = tensor.to(dtype=target)
+        state[name] = tensor.to(device=device)
+    model = VideoVAE(cfg, operations=operations, device="meta", dtype=dtype, components=wanted)
+    load_strict(model, state, f"LTX video VAE ({', '.join(wanted)})")
+    return model.eval()
