@@ -1,0 +1,168 @@
+"""Loading models whose weights stay packed: GGUF files and scaled fp8/int8 safetensors.
+
+The models are built by their own loaders (`ltx2_core.transformer.load_transformer`,
+`ltx2_core.text.load_gemma`) with `operations=QuantOps`, so quantized weights are dequantized per
+forward on the compute device. Configs come from metadata the converter wrote (`ltx2.meta.*`),
+from llama.cpp's `gemma3.*` fields, or from key shapes.
+"""
+
+import json
+import os
+from dataclasses import replace
+from typing import Dict, Optional, Union
+
+import torch
+
+from ..attention import sdpa_attention
+from ..checkpoint import load_safetensors, read_metadata
+from ..errors import CheckpointError
+from .fp8 import is_scaled_checkpoint, pack_scaled_weights
+from .keys import GEMMA_ARCH, LTXV_ARCH
+from .ops import QuantOps
+from .reader import GGUFFile
+from .tokenizer import sentencepiece_model_from_gguf
+
+META_PREFIX = "ltx2.meta."
+PathLike = Union[str, os.PathLike]
+
+
+def gguf_metadata(file: GGUFFile) -> Dict[str, str]:
+    """The safetensors-style string metadata the converter stored (`ltx2.meta.<key>` fields)."""
+    return {k[len(META_PREFIX):]: str(file.field(k)) for k in file.field_names() if k.startswith(META_PREFIX)}
+
+
+def _config_json(metadata: Dict[str, str], name: str) -> Optional[dict]:
+    raw = metadata.get("config")
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{name}: the stored 'config' metadata is not valid JSON. Re-convert the file.") from None
+
+
+def load_transformer_gguf(
+    path: PathLike, *, operations=QuantOps, attention_fn=sdpa_attention, dtype: torch.dtype = torch.bfloat16,
+    device: Union[str, torch.device] = "cpu", config=None,
+):
+    """An LTX-2 / LTX-2.3 transformer from a GGUF file (architecture `ltxv`), weights kept packed.
+
+    The config is `config`, else the file's stored LTX `config` metadata, else detected from key shapes.
+    """
+    from ..transformer.config import TransformerConfig
+    from ..transformer.loader import load_transformer
+
+    file = GGUFFile(os.fspath(path))
+    file.check_architecture((LTXV_ARCH,), "LTX-2 transformer")
+    if config is None:
+        meta = _config_json(gguf_metadata(file), file.name)
+        if meta is not None and "transformer" in meta:
+            config = TransformerConfig.from_metadata(meta)
+    state = file.state_dict(dtype=dtype)
+    return load_transformer(state, operations=operations, attention_fn=attention_fn, dtype=dtype, device=device,
+                            config=config)
+
+
+def load_transformer_scaled(
+    path: PathLike, *, operations=QuantOps, attention_fn=sdpa_attention, dtype: torch.dtype = torch.bfloat16,
+    device: Union[str, torch.device] = "cpu", config=None,
+):
+    """An LTX-2 transformer from an fp8 / int8 scaled safetensors file, weights kept packed."""
+    from ..transformer.config import TransformerConfig
+    from ..transformer.loader import load_transformer
+
+    path = os.fspath(path)
+    metadata = read_metadata(path)
+    tensors = load_safetensors(path)
+    if config is None:
+        meta = _config_json(metadata, os.path.basename(path))
+        if meta is not None and "transformer" in meta:
+            config = TransformerConfig.from_metadata(meta)
+    state = pack_scaled_weights(tensors, metadata, dtype=dtype)
+    return load_transformer(state, operations=operations, attention_fn=attention_fn, dtype=dtype, device=device,
+                            config=config)
+
+
+def load_transformer_quantized(path: PathLike, **kwargs):
+    """`load_transformer_gguf` for .gguf files, `load_transformer_scaled` for safetensors (fp8 / int8 / float)."""
+    if os.fspath(path).endswith(".gguf"):
+        return load_transformer_gguf(path, **kwargs)
+    return load_transformer_scaled(path, **kwargs)
+
+
+def _from_float32(value) -> float:
+    """A float32 metadata value as the decimal it was written from (1e-6 instead of 9.99999997e-07)."""
+    return float(f"{float(value):.7g}")
+
+
+def gemma_config_from_gguf(file: GGUFFile, state_dict=None):
+    """GemmaConfig from llama.cpp `gemma3.*` metadata (sizes, RoPE, window, eps) and the key shapes."""
+    from ..text.gemma_config import GemmaConfig, layer_pattern
+
+    arch = GEMMA_ARCH
+    base = GemmaConfig.gemma3_12b()
+    layers = int(file.field(f"{arch}.block_count", base.num_layers))
+    changes = dict(
+        num_layers=layers,
+        hidden_size=int(file.field(f"{arch}.embedding_length", base.hidden_size)),
+        intermediate_size=int(file.field(f"{arch}.feed_forward_length", base.intermediate_size)),
+        num_heads=int(file.field(f"{arch}.attention.head_count", base.num_heads)),
+        num_kv_heads=int(file.field(f"{arch}.attention.head_count_kv", base.num_kv_heads)),
+        head_dim=int(file.field(f"{arch}.attention.key_length", base.head_dim)),
+        rms_norm_eps=_from_float32(file.field(f"{arch}.attention.layer_norm_rms_epsilon", base.rms_norm_eps)),
+        sliding_window=int(file.field(f"{arch}.attention.sliding_window", base.sliding_window)),
+        rope_global_theta=_from_float32(file.field(f"{arch}.rope.freq_base", base.rope_global_theta)),
+        layer_types=base.layer_types if layers == base.num_layers else layer_pattern(layers, 6),
+    )
+    changes["query_pre_attn_scalar"] = float(changes["head_dim"])
+    scaling_type = file.field(f"{arch}.rope.scaling.type", "linear")
+    factor = _from_float32(file.field(f"{arch}.rope.scaling.factor", base.rope_global_scaling))
+    changes["rope_global_scaling"] = factor if scaling_type == "linear" else 1.0
+    specials = (("bos_token_id", "tokenizer.ggml.bos_token_id"), ("pad_token_id", "tokenizer.ggml.padding_token_id"))
+    for field, key in specials:
+        value = file.field(key)
+        if value is not None:
+            changes[field] = int(value)
+    return replace(base, **changes)
+
+
+def load_gemma_gguf(
+    path: PathLike, *, operations=QuantOps, attention_fn=sdpa_attention, dtype: torch.dtype = torch.bfloat16,
+    device=None, config=None,
+):
+    """A Gemma 3 text decoder from a llama.cpp GGUF (architecture `gemma3`), weights kept packed."""
+    from ..text.loader import load_gemma
+
+    file = GGUFFile(os.fspath(path))
+    file.check_architecture((GEMMA_ARCH,), "Gemma 3 text encoder")
+    config = config or gemma_config_from_gguf(file)
+    state = file.state_dict(dtype=dtype)
+    return load_gemma(state, operations=operations, attention_fn=attention_fn, dtype=dtype, device=device,
+                      config=config)
+
+
+def gemma_tokenizer_from_gguf(path: PathLike, **kwargs):
+    """The Gemma tokenizer rebuilt from a GGUF file's vocabulary (no protobuf needed)."""
+    from ..text.tokenizer import GemmaTokenizer
+
+    return GemmaTokenizer.from_bytes(sentencepiece_model_from_gguf(GGUFFile(os.fspath(path))), **kwargs)
+
+
+def is_quantized_checkpoint(path: PathLike) -> bool:
+    """Whether a file needs this module's loaders (a GGUF, or safetensors with scaled low-bit weights)."""
+    path = os.fspath(path)
+    if path.endswith(".gguf"):
+        return True
+    from ..checkpoint import read_safetensors_header
+
+    header = read_safetensors_header(path)
+    return is_scaled_checkpoint({k: _HeaderDtype(v.get("dtype")) for k, v in header.items() if k != "__metadata__"})
+
+
+class _HeaderDtype:
+    """Stands in for a tensor in `is_scaled_checkpoint` using only the header's dtype string."""
+
+    _MAP = {"F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2}
+
+    def __init__(self, name):
+        self.dtype = self._MAP.get(name)
