@@ -1,33 +1,15 @@
 """Video VAE: parity with ltx-core 1.0.0 (tiny configs), full-size key/shape inventories on meta,
 tiled / chunked decode and encode, input validation."""
 
-import copy
-
 import pytest
 import torch
+from _video_vae_oracle import LATENT, VERSIONS, parity_error, randomize_, rel_err, state_shapes, tiny_metadata
 
 from ltx2_core.errors import InputError
-from ltx2_core.video_vae import LTX2_VAE_METADATA, LTX23_VAE_METADATA, TilingConfig, VideoVAE, VideoVAEConfig
+from ltx2_core.video_vae import TilingConfig, VideoVAE, VideoVAEConfig
 
 oracle_cfg = pytest.importorskip("ltx_core.model.video_vae.model_configurator")
 oracle_tiling = pytest.importorskip("ltx_core.model.video_vae.tiling")
-
-LATENT = 8
-VERSIONS = {"ltx2": LTX2_VAE_METADATA, "ltx23": LTX23_VAE_METADATA}
-
-
-def rel_err(ours: torch.Tensor, ref: torch.Tensor) -> float:
-    """max |ours - ref| / max |ref|."""
-    return ((ours - ref).abs().max() / ref.abs().max()).item()
-
-
-def tiny_metadata(version: str, timestep_conditioning: bool = False) -> dict:
-    meta = copy.deepcopy(VERSIONS[version])
-    meta.update(latent_channels=LATENT, decoder_base_channels=4, timestep_conditioning=timestep_conditioning)
-    for side in ("encoder_blocks", "decoder_blocks"):
-        meta[side] = [[n, {"num_layers": 1}] if n == "res_x" else [n, p] for n, p in meta[side]]
-    # ltx-core reads only `spatial_padding_mode`; its defaults (encoder zeros, decoder reflect) are LTX-2's.
-    return meta
 
 
 def build_pair(version: str, timestep_conditioning: bool = False, seed: int = 0):
@@ -37,9 +19,8 @@ def build_pair(version: str, timestep_conditioning: bool = False, seed: int = 0)
     enc = oracle_cfg.VideoEncoderConfigurator.from_config({"vae": meta})
     dec = oracle_cfg.VideoDecoderConfigurator.from_config({"vae": meta})
     mean, std = torch.randn(LATENT, generator=gen) * 0.3, torch.rand(LATENT, generator=gen) + 0.5
+    randomize_((enc, dec), gen)
     with torch.no_grad():
-        for p in [*enc.parameters(), *dec.parameters()]:
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
         for module in (enc, dec):
             module.per_channel_statistics.get_buffer("mean-of-means").copy_(mean)
             module.per_channel_statistics.get_buffer("std-of-means").copy_(std)
@@ -71,7 +52,7 @@ def test_encoder_parity(pairs, version, dtype, tol):
         ref = enc.to(dtype)(x.to(dtype))
         out = ours.to(dtype).encode(x.to(dtype))
     assert out.shape == (2, LATENT, 3, 2, 3) and out.dtype == dtype
-    err = rel_err(out, ref) if dtype == torch.float32 else (out - ref).abs().max().item()
+    err = parity_error(out, ref)
     assert err <= tol, err
 
 
@@ -86,7 +67,7 @@ def test_decoder_parity(pairs, version, conditioned, dtype, tol):
         ref = dec.to(dtype)(z, timestep=timestep, generator=torch.Generator().manual_seed(3))
         out = ours.to(dtype).decode(z, timestep=timestep, generator=torch.Generator().manual_seed(3))
     assert out.shape == (2, 3, 17, 64, 96)
-    err = rel_err(out, ref) if dtype == torch.float32 else (out - ref).abs().max().item()
+    err = parity_error(out, ref)
     assert err <= tol, err
 
 
@@ -105,23 +86,19 @@ def test_conditioned_decoder_uses_timestep_and_noise(pairs):
 # ---------------------------------------------------------------- full-size inventories
 
 
-def _oracle_shapes(module) -> dict:
-    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
-
-
 @pytest.mark.parametrize("version,preset", [("ltx2", VideoVAEConfig.ltx2), ("ltx23", VideoVAEConfig.ltx23)])
 def test_full_size_keys_and_shapes_match_oracle(version, preset):
     with torch.device("meta"):
         enc = oracle_cfg.VideoEncoderConfigurator.from_config({"vae": VERSIONS[version]})
         dec = oracle_cfg.VideoDecoderConfigurator.from_config({"vae": VERSIONS[version]})
     ours = VideoVAE(preset(), device="meta")
-    shapes = {k: tuple(v.shape) for k, v in ours.state_dict().items()}
+    shapes = state_shapes(ours)
     stats = {k: v for k, v in shapes.items() if k.startswith("per_channel_statistics.")}
     for part, oracle in (("encoder", enc), ("decoder", dec)):
         mine = {k[len(part) + 1:]: v for k, v in shapes.items() if k.startswith(part + ".")}
         mine.update(stats)
-        assert mine == _oracle_shapes(oracle)
-    counts = (len(_oracle_shapes(enc)), len(_oracle_shapes(dec)))
+        assert mine == state_shapes(oracle)
+    counts = (len(state_shapes(enc)), len(state_shapes(dec)))
     assert counts == {"ltx2": (94, 92), "ltx23": (86, 86)}[version]
     assert ours.spatial_compression == 32 and ours.temporal_compression == 8 and ours.latent_channels == 128
     assert all(p.device.type == "meta" for p in ours.parameters())

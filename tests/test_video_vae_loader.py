@@ -1,30 +1,20 @@
 """Video VAE loading: single-file layout (`vae.` prefix) and VAE-only files, config from metadata or
 keys, strict key accounting and clear errors."""
 
-import copy
 import json
 
 import pytest
 import torch
+from _video_vae_oracle import LATENT, state_shapes, tiny_metadata
 from safetensors.torch import save_file
 
 from ltx2_core.errors import CheckpointError
-from ltx2_core.video_vae import LTX23_VAE_METADATA, VideoVAE, VideoVAEConfig, load_video_vae
+from ltx2_core.video_vae import VideoVAE, VideoVAEConfig, load_video_vae
 from ltx2_core.video_vae.keys import detect_preset
-
-LATENT = 8
-
-
-def tiny_metadata(timestep_conditioning: bool = False) -> dict:
-    meta = copy.deepcopy(LTX23_VAE_METADATA)
-    meta.update(latent_channels=LATENT, decoder_base_channels=4, timestep_conditioning=timestep_conditioning)
-    for side in ("encoder_blocks", "decoder_blocks"):
-        meta[side] = [[n, {"num_layers": 1}] if n == "res_x" else [n, p] for n, p in meta[side]]
-    return meta
 
 
 def tiny_state(timestep_conditioning: bool = False, prefix: str = "vae.") -> dict:
-    vae = VideoVAE(VideoVAEConfig.from_metadata(tiny_metadata(timestep_conditioning)))
+    vae = VideoVAE(VideoVAEConfig.from_metadata(tiny_metadata(timestep_conditioning=timestep_conditioning)))
     gen = torch.Generator().manual_seed(0)
     state = {prefix + k: torch.randn(v.shape, generator=gen) * 0.1 for k, v in vae.state_dict().items()}
     state[prefix + "per_channel_statistics.std-of-means"] = torch.rand(LATENT, generator=gen) + 0.5
@@ -100,7 +90,7 @@ def test_truncated_file(tmp_path):
 
 @pytest.mark.parametrize("preset", [VideoVAEConfig.ltx2, VideoVAEConfig.ltx23])
 def test_released_layouts_are_detected_from_key_shapes(preset):
-    shapes = {k: tuple(v.shape) for k, v in VideoVAE(preset(), device="meta").state_dict().items()}
+    shapes = state_shapes(VideoVAE(preset(), device="meta"))
     assert detect_preset(shapes) == preset()
     decoder_only = {k: v for k, v in shapes.items() if not k.startswith("encoder.")}
     assert detect_preset(decoder_only) == preset()

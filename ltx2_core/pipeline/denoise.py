@@ -8,8 +8,9 @@ audio_x0)` sees the current x0 estimates (unpatchified, conditioning tokens drop
 step; an exception raised in it propagates out of `denoise` and nothing is left half-done.
 """
 
-from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple
+import math
+from dataclasses import dataclass, replace
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -20,7 +21,7 @@ from .conditioning import StreamState, noise_state
 from .guidance import NO_GUIDANCE, Guidance, guide, plan_passes
 from ..transformer.positions import unpatchify_audio, unpatchify_video
 from .latents import LatentShape, draw_noise
-from .sampler import SAMPLERS, GradientEstimation, blend_clean, euler_step, to_x0, token_sigmas
+from .sampler import SAMPLERS, GradientEstimation, Res2s, blend_clean, euler_step, to_x0, token_sigmas
 
 Callback = Callable[[int, int, Optional[torch.Tensor], Optional[torch.Tensor]], None]
 
@@ -146,6 +147,71 @@ def _blend(x0: Optional[torch.Tensor], state: Optional[StreamState]) -> Optional
     return None if x0 is None else blend_clean(x0, state.mask, state.clean)
 
 
+class _Predictor:
+    """Guided, mask-blended x0 of both streams at (xs, sigma); applies guidance skip_step for `step`.
+
+    The last guided x0 (before blending) is what a skipped step reuses.
+    """
+
+    def __init__(self, model, video, audio, positive, negative, guidance, batch_passes):
+        self.model, self.states = model, (video, audio)
+        self.positive, self.negative, self.guidance, self.batch_passes = positive, negative, guidance, batch_passes
+        self.last: Optional[tuple] = None
+
+    def __call__(self, xs: List[Optional[torch.Tensor]], sigma: float, step: int) -> list:
+        guidance = self.guidance
+        skips = (guidance.video.skips(step), guidance.audio.skips(step))
+        if self.last is not None and all(skips):
+            x0s = list(self.last)
+        else:
+            preds = run_passes(self.model, *self.states, xs[0], xs[1], sigma, self.positive, self.negative,
+                               guidance, self.batch_passes)
+            x0s = list(guide(preds["cond"], guidance, preds.get("uncond"), preds.get("perturbed"),
+                             preds.get("isolated")))
+            if self.last is not None:
+                x0s = [old if skip else new for old, new, skip in zip(self.last, x0s, skips)]
+        self.last = tuple(x0s)
+        return [_blend(x0, s) for x0, s in zip(x0s, self.states)]
+
+
+def _first_order_steps(predict: _Predictor, sampler: str, states, xs: list, sigmas: torch.Tensor) -> Iterator:
+    """Euler / gradient-estimation steps; yields (xs, x0s) after every step."""
+    steppers = [GradientEstimation(), GradientEstimation()] if sampler == "gradient_estimation" else None
+    for step in range(sigmas.numel() - 1):
+        sigma, sigma_next = sigmas[step].item(), sigmas[step + 1].item()
+        x0s = predict(xs, sigma, step)
+        for i, s in enumerate(states):
+            if s is None:
+                continue
+            if steppers is None:
+                xs[i] = euler_step(xs[i], x0s[i], sigma, sigma_next)
+            else:
+                xs[i] = steppers[i].step(xs[i], x0s[i], sigma, sigma_next)
+        yield xs, x0s
+
+
+def _res2s_steps(predict: _Predictor, res2s: Res2s, states, xs: list, sigmas: torch.Tensor) -> Iterator:
+    """res_2s steps (official loop order: both streams' midpoints, one midpoint model call, both steps);
+    a final sigma 0 adds one model call at RES2S_FINAL_SIGMA whose x0 is the result. Yields (xs, x0s)
+    with the latest x0 estimate after every step."""
+    schedule = res2s.schedule(sigmas)
+    total = sigmas.numel() - 1
+    for step in range(total):
+        sigma, sigma_next = schedule[step].item(), schedule[step + 1].item()
+        x0s = predict(xs, sigma, step)
+        mids = [None if s is None else res2s.midpoint(xs[i], x0s[i], s.mask, s.clean, sigma, sigma_next)
+                for i, s in enumerate(states)]
+        sub_sigma = math.sqrt(sigma * sigma_next)
+        x0s = predict([None if m is None else m.x for m in mids], sub_sigma, 0)
+        for i, s in enumerate(states):
+            if s is not None:
+                xs[i] = res2s.step(mids[i], x0s[i], s.mask, s.clean, sigma, sigma_next)
+        if step == total - 1 and schedule.numel() > sigmas.numel():
+            x0s = predict(xs, schedule[total].item(), total)
+            xs = list(x0s)
+        yield xs, x0s
+
+
 def denoise(
     model: Callable,
     shape: LatentShape,
@@ -158,7 +224,7 @@ def denoise(
     noise: Optional[Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]] = None,
     generator: Optional[torch.Generator] = None,
     noise_scale: float = 1.0,
-    sampler: str = "euler",
+    sampler: Union[str, Res2s] = "euler",
     callback: Optional[Callback] = None,
     batch_passes: bool = True,
 ) -> DenoiseResult:
@@ -168,12 +234,13 @@ def denoise(
     noise: explicit (video, audio) noise in token layout (B, T, C) covering appended tokens; when
     None it is drawn from `generator` (video first, then audio) in the state dtype.
     noise_scale: 1 for a stage starting from pure noise; sigma_0 when refining (stage 2).
-    sampler: "euler" (the reference) or "gradient_estimation".
+    sampler: "euler" (the reference), "gradient_estimation", "res_2s" (`sampler.Res2s` with the official
+    defaults; two model calls per step) or a `Res2s` instance with other settings.
     """
     sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu()
     if sigmas.ndim != 1 or sigmas.numel() < 2:
         raise InputError("sigmas need at least two values (start and end).")
-    if sampler not in SAMPLERS:
+    if not isinstance(sampler, Res2s) and sampler not in SAMPLERS:
         raise InputError(f"Unknown sampler {sampler!r}: use one of {', '.join(SAMPLERS)}.")
     states = (video, audio)
     if video is None and audio is None:
@@ -186,31 +253,15 @@ def denoise(
             for s in states
         )
     xs = [None if s is None else noise_state(s, n.to(s.latent.device), noise_scale) for s, n in zip(states, noise)]
-    steppers = [GradientEstimation(), GradientEstimation()] if sampler == "gradient_estimation" else None
+    predict = _Predictor(model, video, audio, positive, negative, guidance, batch_passes)
     total = sigmas.numel() - 1
-    last = None
     with torch.no_grad():
-        for step in range(total):
-            sigma, sigma_next = sigmas[step].item(), sigmas[step + 1].item()
-            skips = (guidance.video.skips(step), guidance.audio.skips(step))
-            if last is not None and all(skips):
-                x0s = list(last)
-            else:
-                preds = run_passes(model, video, audio, xs[0], xs[1], sigma, positive, negative, guidance,
-                                   batch_passes)
-                x0s = list(guide(preds["cond"], guidance, preds.get("uncond"), preds.get("perturbed"),
-                                 preds.get("isolated")))
-                if last is not None:
-                    x0s = [old if skip else new for old, new, skip in zip(last, x0s, skips)]
-            last = tuple(x0s)
-            x0s = [_blend(x0, s) for x0, s in zip(x0s, states)]
-            for i, s in enumerate(states):
-                if s is None:
-                    continue
-                if steppers is None:
-                    xs[i] = euler_step(xs[i], x0s[i], sigma, sigma_next)
-                else:
-                    xs[i] = steppers[i].step(xs[i], x0s[i], sigma, sigma_next)
+        if isinstance(sampler, Res2s) or sampler == "res_2s":
+            res2s = replace(sampler) if isinstance(sampler, Res2s) else Res2s()
+            steps = _res2s_steps(predict, res2s, states, xs, sigmas)
+        else:
+            steps = _first_order_steps(predict, sampler, states, xs, sigmas)
+        for step, (xs, x0s) in enumerate(steps):
             if callback is not None:
                 callback(step, total, _video_latent(x0s[0], video, shape), _audio_latent(x0s[1], audio, shape))
     return DenoiseResult(

@@ -1,0 +1,103 @@
+"""Audio-to-video: a guided denoise with FrozenAudio equals a reference loop built from ltx-core 1.0.0
+components. The frozen audio stream follows the current official semantics (Modality.sigma 0 for a
+frozen stream, HEAD `state.frozen`); ltx-pipelines 1.0.0 passed the step sigma there, so the oracle
+loop sets sigma 0 explicitly (`frozen_audio_sigma="zero"`), and a test shows the two differ."""
+
+import os
+import sys
+
+import pytest
+import torch
+from ltx_core.conditioning import VideoConditionByLatentIndex
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _pipeline_oracle import reference_res2s_run, reference_run, tiny_models  # noqa: E402
+
+from ltx2_core.pipeline.conditioning import (  # noqa: E402
+    FrozenAudio, ReplaceFrames, apply_conditionings, initial_audio_state, initial_video_state,
+)
+from ltx2_core.pipeline.denoise import TextContext, denoise  # noqa: E402
+from ltx2_core.pipeline.guidance import NO_GUIDANCE, Guidance, GuidanceParams  # noqa: E402
+from ltx2_core.pipeline.latents import draw_noise, latent_shape, make_generator  # noqa: E402
+from ltx2_core.pipeline.schedules import ltx2_sigmas  # noqa: E402
+
+FPS = 24.0
+VIDEO_GUIDANCE = GuidanceParams(cfg=3.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0)
+# as generate() does for audio-to-video: the video is guided, the frozen audio is not
+GUIDANCE = Guidance(VIDEO_GUIDANCE, NO_GUIDANCE.audio)
+
+
+def _rel(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {version: tiny_models(seed=4, version=version) for version in ("2.0", "2.3")}
+
+
+def _inputs(model):
+    c = model.config
+    shape = latent_shape(96, 64, 17, FPS, video_channels=8, audio_channels=2, audio_mel_bins=4)
+    gen = torch.Generator().manual_seed(21)
+    dv, da = c.caption_channels or c.dim, c.caption_channels or c.audio_dim
+    pos = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
+    neg = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
+    given = torch.randn(1, 2, shape.audio_frames + 5, 4, generator=gen)  # longer than needed: truncated
+    image = torch.randn(1, 8, 1, shape.height, shape.width, generator=gen)
+    return shape, pos, neg, given, image
+
+
+def _ours(model, i2v, sampler="euler"):
+    shape, pos, neg, given, image = _inputs(model)
+    video = apply_conditionings(initial_video_state(shape, FPS), [ReplaceFrames(image)] if i2v else [], shape, FPS)
+    audio = apply_conditionings(initial_audio_state(shape), [FrozenAudio(given)], shape, FPS)
+    noise = draw_noise([video.latent.shape, audio.latent.shape], make_generator(5))
+    result = denoise(model, shape, video, audio, ltx2_sigmas(4), TextContext(*pos), TextContext(*neg), GUIDANCE,
+                     noise=noise, sampler=sampler)
+    return result, shape, pos, neg, given, image
+
+
+@pytest.mark.parametrize("version", ["2.0", "2.3"])
+@pytest.mark.parametrize("i2v", [False, True], ids=["a2v", "ia2v"])
+def test_frozen_audio_loop_matches_reference(models, version, i2v):
+    ours, oracle = models[version]
+    result, shape, pos, neg, given, image = _ours(ours, i2v)
+    kept = given[:, :, : shape.audio_frames]
+    items = [VideoConditionByLatentIndex(image, 1.0, 0)] if i2v else []
+    ref_video, ref_audio = reference_run(oracle, shape, FPS, ltx2_sigmas(4), GUIDANCE, pos, neg, items, seed=5,
+                                         frozen_audio=kept)
+    rel_v = _rel(result.video, ref_video)
+    print(f"{version} {'ia2v' if i2v else 'a2v'}: video rel {rel_v:.2e}")
+    assert result.video.shape == ref_video.shape and rel_v <= 1e-4
+    assert torch.equal(result.audio, kept) and torch.equal(ref_audio, kept)  # the audio never moves
+    if i2v:
+        assert torch.equal(result.video[:, :, 0], image[:, :, 0])
+    # ltx-pipelines 1.0.0 fed the frozen audio the step sigma: a different video (so sigma 0 is tested)
+    old_video, _ = reference_run(oracle, shape, FPS, ltx2_sigmas(4), GUIDANCE, pos, neg, items, seed=5,
+                                 frozen_audio=kept, frozen_audio_sigma="step")
+    print(f"{version}: ours vs 1.0.0 step-sigma semantics: video rel {_rel(result.video, old_video):.2e}")
+    assert _rel(result.video, old_video) > 1e-3
+
+
+def test_frozen_audio_drives_the_video(models):
+    ours, _ = models["2.3"]
+    result = _ours(ours, False)[0]
+    shape, pos, neg, given, _ = _inputs(ours)
+    video = initial_video_state(shape, FPS)
+    other = apply_conditionings(initial_audio_state(shape), [FrozenAudio(given.flip(2))], shape, FPS)
+    noise = draw_noise([video.latent.shape, other.latent.shape], make_generator(5))
+    changed = denoise(ours, shape, video, other, ltx2_sigmas(4), TextContext(*pos), TextContext(*neg), GUIDANCE,
+                      noise=noise)
+    assert _rel(changed.video, result.video) > 1e-3
+
+
+def test_frozen_audio_res2s_matches_official_head_loop(models):
+    ours, oracle = models["2.3"]
+    result, shape, pos, neg, given, _ = _ours(ours, False, sampler="res_2s")
+    kept = given[:, :, : shape.audio_frames]
+    ref_video, ref_audio = reference_res2s_run(oracle, shape, FPS, ltx2_sigmas(4), GUIDANCE, pos, neg, [], seed=5,
+                                               frozen_audio=kept)
+    rel_v = _rel(result.video, ref_video)
+    print(f"res_2s a2v: video rel {rel_v:.2e}")
+    assert rel_v <= 1e-4 and torch.equal(result.audio, kept) and torch.equal(ref_audio, kept)
