@@ -1,0 +1,29 @@
+"""ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
+
+from . import conditioning, decode, latent, loaders, sampling, text
+
+NODE_CLASSES = (
+    loaders.LTX2CheckpointLoader,
+    loaders.LTX2TransformerLoader,
+    loaders.LTX2TextEncoderLoader,
+    loaders.LTX2VideoVAELoader,
+    loaders.LTX2AudioVAELoader,
+    loaders.LTX2LatentUpscalerLoader,
+    loaders.LTX2LoraLoader,
+    text.LTX2TextEncode,
+    text.LTX2PromptEnhancer,
+    latent.LTX2EmptyAVLatent,
+    latent.LTX2LatentUpscale,
+    conditioning.LTX2ImageConditioning,
+    conditioning.LTX2VideoContinuation,
+    conditioning.LTX2AudioConditioning,
+    sampling.LTX2Guider,
+    sampling.LTX2Scheduler,
+    sampling.LTX2Sampler,
+    decode.LTX2VideoDecode,
+    decode.LTX2AudioDecode,
+)
+
+NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in NODE_CLASSES}
+# V3 nodes carry their display names in their schemas; V1-style tools read this mapping.
+DISPLAY_NAMES = {cls.__name__: cls.define_schema().display_name for cls in NODE_CLASSES}

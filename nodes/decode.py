@@ -1,0 +1,89 @@
+"""Decode nodes: video latent -> IMAGE frames, audio latent -> AUDIO, both the clip's exact duration."""
+
+import torch
+from comfy_api.latest import io
+
+from . import host
+from .types import AudioVAE, AVLatent, VideoVAE
+
+CATEGORY = "LTX2/decode"
+
+
+def decode_video(vae: host.Network, latent, tiled: bool, tile_size: int, tile_overlap: int,
+                 chunk_frames: int, chunk_overlap: int, seed: int = 0) -> torch.Tensor:
+    """IMAGE (B*F, H, W, 3) in [0, 1] of the video latent, frames of all batch items in order."""
+    from ..ltx2_core.video_vae import TilingConfig
+
+    tiling = TilingConfig(tile_size_px=tile_size, tile_overlap_px=tile_overlap, chunk_frames=chunk_frames,
+                          chunk_overlap_frames=chunk_overlap) if tiled else None
+    module = host.load(vae)
+    generator = torch.Generator(device=vae.device).manual_seed(seed)
+    chunks = []
+    with torch.no_grad():
+        for chunk in module.decode_iter(latent.video.to(vae.device, vae.dtype), tiling=tiling, generator=generator):
+            host.check_interrupt()
+            chunks.append(chunk.to(host.intermediate_device(), torch.float32))
+    pixels = torch.cat(chunks, dim=2)[:, :, : latent.frames]  # (B, 3, F, H, W)
+    images = ((pixels + 1.0) / 2.0).clamp(0.0, 1.0)
+    return images.permute(0, 2, 3, 4, 1).reshape(-1, images.shape[3], images.shape[4], 3).contiguous()
+
+
+def decode_audio(audio_vae, latent) -> dict:
+    """AUDIO {'waveform': (B, C, N), 'sample_rate'} of the audio latent, exactly the clip's duration."""
+    from ..ltx2_core.audio import decode_to_waveform
+
+    vae, vocoder = host.load_together(audio_vae.vae, audio_vae.vocoder)
+    with torch.no_grad():
+        waveform, sample_rate = decode_to_waveform(latent.audio.to(audio_vae.vae.device, audio_vae.vae.dtype), vae,
+                                                   vocoder, duration_seconds=latent.seconds)
+    return {"waveform": waveform.to(host.intermediate_device(), torch.float32), "sample_rate": int(sample_rate)}
+
+
+class LTX2VideoDecode(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LTX2VideoDecode",
+            display_name="LTX2 Video Decode",
+            category=CATEGORY,
+            description="Decodes the video latent to frames (IMAGE) and outputs the clip's fps for 'Create Video'.",
+            inputs=[
+                VideoVAE.Input("video_vae", tooltip="Video VAE from a loader."),
+                AVLatent.Input("latent", tooltip="Sampled audio-video latent."),
+                io.Boolean.Input("tiled", default=True, tooltip="Decode in overlapping tiles and chunks to save memory."),
+                io.Int.Input("tile_size", default=512, min=64, max=4096, step=32,
+                             tooltip="Spatial tile size in pixels (long side)."),
+                io.Int.Input("tile_overlap", default=64, min=0, max=2048, step=32,
+                             tooltip="Overlap between spatial tiles in pixels."),
+                io.Int.Input("chunk_frames", default=64, min=16, max=4096, step=8,
+                             tooltip="Frames decoded per temporal chunk."),
+                io.Int.Input("chunk_overlap", default=24, min=0, max=4096, step=8,
+                             tooltip="Overlap between temporal chunks in frames."),
+            ],
+            outputs=[io.Image.Output(display_name="images"), io.Float.Output(display_name="fps")],
+        )
+
+    @classmethod
+    def execute(cls, video_vae, latent, tiled=True, tile_size=512, tile_overlap=64, chunk_frames=64, chunk_overlap=24):
+        images = decode_video(video_vae, latent, tiled, tile_size, tile_overlap, chunk_frames, chunk_overlap)
+        return io.NodeOutput(images, float(latent.fps))
+
+
+class LTX2AudioDecode(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LTX2AudioDecode",
+            display_name="LTX2 Audio Decode",
+            category=CATEGORY,
+            description="Decodes the audio latent with the audio VAE and vocoder to AUDIO, cut to the video's duration.",
+            inputs=[
+                AudioVAE.Input("audio_vae", tooltip="Audio VAE + vocoder from a loader."),
+                AVLatent.Input("latent", tooltip="Sampled audio-video latent."),
+            ],
+            outputs=[io.Audio.Output(display_name="audio")],
+        )
+
+    @classmethod
+    def execute(cls, audio_vae, latent):
+        return io.NodeOutput(decode_audio(audio_vae, latent))

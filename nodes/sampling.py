@@ -1,0 +1,185 @@
+"""Sampling nodes: guider (CFG / STG / modality guidance per stream), scheduler and the sampler."""
+
+import dataclasses
+import logging
+
+import torch
+from comfy_api.latest import io
+
+from . import host, params
+from .conditioning import resolve_items
+from .types import AVLatent, Conditioning, Guider, Model
+
+CATEGORY = "LTX2/sampling"
+SAMPLERS = ("euler", "gradient_estimation", "res_2s")  # ltx2_core.pipeline.sampler.SAMPLERS
+SCHEDULES = ("dev", "distilled", "stage2")
+
+
+def parse_blocks(text: str):
+    """'28, 29' -> (28, 29); a clear error for anything else."""
+    from ..ltx2_core.errors import InputError
+
+    blocks = []
+    for part in str(text).replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit():
+            raise InputError(f"stg_blocks {text!r} is invalid: use comma-separated block numbers such as '29' or '28, 29'.")
+        blocks.append(int(part))
+    return tuple(blocks)
+
+
+class LTX2Guider(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LTX2Guider",
+            display_name="LTX2 Guider",
+            category=CATEGORY,
+            description="Guidance for the video and audio streams. Defaults are the LTX-2 dev values; use 1 / 0 / 1 "
+                        "(a single pass per step) for distilled models and stage 2.",
+            inputs=[
+                io.Float.Input("video_cfg", default=3.0, min=0.0, max=30.0, step=0.1,
+                               tooltip="Classifier-free guidance scale of the video stream (1 = off)."),
+                io.Float.Input("audio_cfg", default=7.0, min=0.0, max=30.0, step=0.1,
+                               tooltip="Classifier-free guidance scale of the audio stream (1 = off)."),
+                io.Float.Input("stg_scale", default=1.0, min=0.0, max=10.0, step=0.1,
+                               tooltip="Spatio-temporal guidance scale, both streams (0 = off)."),
+                io.String.Input("stg_blocks", default="29",
+                                tooltip="Transformer blocks whose self-attention STG skips, e.g. '29' (LTX-2) or '28' (LTX-2.3)."),
+                io.Float.Input("modality_scale", default=3.0, min=0.0, max=10.0, step=0.1,
+                               tooltip="Audio-video cross-modal guidance scale (1 = off)."),
+                io.Float.Input("rescale", default=0.7, min=0.0, max=1.0, step=0.01,
+                               tooltip="Rescales the guided prediction's std toward the conditional one (0 = off)."),
+            ],
+            outputs=[Guider.Output(display_name="guider")],
+        )
+
+    @classmethod
+    def execute(cls, video_cfg, audio_cfg, stg_scale, stg_blocks, modality_scale, rescale):
+        from ..ltx2_core.pipeline.guidance import Guidance, GuidanceParams
+
+        blocks = parse_blocks(stg_blocks)
+        common = dict(stg=stg_scale, stg_blocks=blocks, rescale=rescale, modality=modality_scale)
+        return io.NodeOutput(Guidance(video=GuidanceParams(cfg=video_cfg, **common),
+                                      audio=GuidanceParams(cfg=audio_cfg, **common)))
+
+
+class LTX2Scheduler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LTX2Scheduler",
+            display_name="LTX2 Scheduler",
+            category=CATEGORY,
+            description="Noise levels (SIGMAS): 'dev' = the LTX-2 shifted schedule, 'distilled' = the fixed 8-step "
+                        "list, 'stage2' = the 3-step refinement after latent upscaling.",
+            inputs=[
+                io.Combo.Input("schedule", options=list(SCHEDULES), default="dev",
+                               tooltip="Which schedule; 'distilled' and 'stage2' ignore steps."),
+                io.Int.Input("steps", default=40, min=1, max=200, tooltip="Steps of the 'dev' schedule."),
+            ],
+            outputs=[io.Sigmas.Output(display_name="sigmas")],
+        )
+
+    @classmethod
+    def execute(cls, schedule, steps):
+        from ..ltx2_core.pipeline import schedules
+
+        if schedule == "distilled":
+            sigmas = schedules.as_sigmas(schedules.DISTILLED_SIGMAS)
+        elif schedule == "stage2":
+            sigmas = schedules.as_sigmas(schedules.STAGE2_SIGMAS)
+        else:
+            sigmas = schedules.ltx2_sigmas(steps)
+        return io.NodeOutput(sigmas)
+
+
+def batched(context, batch: int):
+    """A text context with batch 1 repeated for a latent batch of `batch` clips."""
+    if context.video.shape[0] == batch:
+        return context
+    expand = lambda t: None if t is None else t.expand(batch, *t.shape[1:])  # noqa: E731
+    return dataclasses.replace(context, video=expand(context.video), audio=expand(context.audio),
+                               mask=expand(getattr(context, "mask", None)))
+
+
+def activation_bytes(model, video, audio, passes: int) -> int:
+    """Rough peak activation memory of one step (see nodes/params.py), for ComfyUI's load planning."""
+    config = model.config
+    tokens_v = video.shape[2] * video.shape[3] * video.shape[4]
+    width_v, width_a = (config.dim, config.audio_dim) if config is not None else (4096, 2048)
+    per_pass = (tokens_v * width_v + audio.shape[2] * width_a) * torch.finfo(model.dtype).bits // 8
+    return int(per_pass * params.ACTIVATION_FACTOR * video.shape[0] * passes)
+
+
+def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview=True):
+    """Run one denoising stage on `latent` and return the sampled latent value (on the intermediate device)."""
+    from ..ltx2_core.pipeline.conditioning import apply_conditionings, initial_audio_state, initial_video_state
+    from ..ltx2_core.pipeline.denoise import denoise
+    from ..ltx2_core.pipeline.latents import LatentShape, make_generator
+
+    video, audio = latent.video, latent.audio
+    shape = LatentShape(batch=video.shape[0], frames=video.shape[2], height=video.shape[3], width=video.shape[4],
+                        audio_frames=audio.shape[2], video_channels=video.shape[1], audio_channels=audio.shape[1],
+                        audio_mel_bins=audio.shape[3])
+    items = resolve_items(latent)
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu()
+    module = host.load(model, memory_required=activation_bytes(model, video, audio, len(guidance.passes)))
+    device, dtype = model.device, model.dtype
+    video_state = initial_video_state(shape, latent.fps, latent=video.to(device, dtype))
+    video_state = apply_conditionings(video_state, [host.to_device(i, device, dtype) for i in items], shape, latent.fps)
+    audio_state = initial_audio_state(shape, latent=audio.to(device, dtype))
+    audio_state = apply_conditionings(audio_state, [host.to_device(i, device, dtype) for i in latent.audio_items],
+                                      shape, latent.fps)
+    positive = batched(host.to_device(conditioning.positive, device, dtype), shape.batch)
+    negative = None
+    if conditioning.negative is not None:
+        negative = batched(host.to_device(conditioning.negative, device, dtype), shape.batch)
+    # Noise is drawn on the CPU so a seed gives the same clip on every device.
+    generator = make_generator(seed)
+    noise = tuple(torch.randn(s.latent.shape, generator=generator).to(device, dtype) for s in (video_state, audio_state))
+    progress = host.Progress(sigmas.numel() - 1)
+    logging.info("LTX2 Sampler: %d steps, %d video + %d audio tokens, passes %s", sigmas.numel() - 1,
+                 video_state.tokens, audio_state.tokens, ",".join(guidance.passes))
+
+    def callback(step, total, video_x0, audio_x0):
+        image = host.latent_preview_image(video_x0) if preview and video_x0 is not None else None
+        progress.step(step + 1, image, total)
+
+    result = denoise(module, shape, video_state, audio_state, sigmas, positive, negative, guidance, noise=noise,
+                     noise_scale=float(sigmas[0]), sampler=sampler, callback=callback)
+    out = host.intermediate_device()
+    return dataclasses.replace(latent, video=result.video.to(out, torch.float32),
+                               audio=result.audio.to(out, torch.float32))
+
+
+class LTX2Sampler(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LTX2Sampler",
+            display_name="LTX2 Sampler",
+            category=CATEGORY,
+            description="Denoises the audio-video latent. Shows progress and a live latent preview; Cancel stops it "
+                        "between steps.",
+            inputs=[
+                Model.Input("model", tooltip="Transformer (optionally with LoRAs)."),
+                Conditioning.Input("conditioning", tooltip="Encoded prompts from 'LTX2 Text Encode'."),
+                Guider.Input("guider", tooltip="Guidance settings from 'LTX2 Guider'."),
+                io.Sigmas.Input("sigmas", tooltip="Noise schedule, e.g. from 'LTX2 Scheduler'."),
+                AVLatent.Input("latent", tooltip="Latent to denoise (empty, conditioned, or upscaled for stage 2)."),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                             tooltip="Noise seed (noise is drawn on the CPU: the same seed gives the same clip everywhere)."),
+                io.Combo.Input("sampler", options=list(SAMPLERS), default="euler",
+                               tooltip="Step rule: 'euler' (reference), 'gradient_estimation' (often better at few "
+                                       "steps), 'res_2s' (official second-order sampler, two model calls per step)."),
+                io.Boolean.Input("preview", default=True, tooltip="Send a latent preview of the middle frame each step."),
+            ],
+            outputs=[AVLatent.Output(display_name="latent")],
+        )
+
+    @classmethod
+    def execute(cls, model, conditioning, guider, sigmas, latent, seed, sampler="euler", preview=True):
+        return io.NodeOutput(sample(model, conditioning, guider, sigmas, latent, seed, sampler, preview))
