@@ -90,3 +90,18 @@ def test_system_prompts_are_our_own_words():
         shared = {" ".join(words[i:i + 8]) for i in range(len(words) - 7)} & {
             " ".join(ours.split()[i:i + 8]) for i in range(len(ours.split()) - 7)}
         assert not shared, shared  # no 8-word run copied
+
+
+def test_generation_never_picks_ids_past_the_tokenizer():
+    tok = GemmaTokenizer.from_bytes(train_tiny_spm())
+    rows = tok.vocab_size + 16  # like Gemma 3: more embedding rows than tokenizer pieces
+    torch.manual_seed(3)
+    ours = GemmaTextModel(GemmaConfig.tiny(num_layers=2, sliding_window=5, vocab_size=rows))
+    ids = torch.tensor([tok.encode("a cat")])
+    with torch.no_grad():
+        last_hidden = ours(ids, all_hidden_states=False)[0][0, -1]
+        ours.embed_tokens.weight[rows - 1] = last_hidden * 1e3  # the tied head now favours the last row
+    assert int(generate_ids(ours, ids, 1, stop_ids=())[0, 0]) == rows - 1
+    limited = generate_ids(ours, ids, 1, stop_ids=(), vocab_limit=tok.vocab_size)
+    assert int(limited[0, 0]) < tok.vocab_size
+    assert isinstance(generate(ours, tok, "a cat", 3), str)  # decodes without "piece id is out of range"

@@ -31,8 +31,13 @@ def _next_token(logits: torch.Tensor, temperature: float, top_p: float, generato
 def generate_ids(
     model: GemmaTextModel, input_ids: torch.Tensor, max_new_tokens: int, *, temperature: float = 0.0,
     top_p: float = 1.0, seed: Optional[int] = None, stop_ids: Optional[Iterable[int]] = None,
+    vocab_limit: Optional[int] = None,
 ) -> torch.Tensor:
-    """New token ids (1, N <= max_new_tokens) after `input_ids` (1, T); stops after a stop id (included)."""
+    """New token ids (1, N <= max_new_tokens) after `input_ids` (1, T); stops after a stop id (included).
+
+    `vocab_limit` restricts the choice to ids below it: Gemma 3's embedding has more rows (262,208) than its
+    tokenizer has pieces (262,144), and an id past the tokenizer could not be decoded.
+    """
     if input_ids.ndim != 2 or input_ids.shape[0] != 1:
         raise InputError("generate_ids expects one prompt: input_ids of shape (1, T).")
     if max_new_tokens < 0:
@@ -48,7 +53,8 @@ def generate_ids(
     produced = []
     for _ in range(max_new_tokens):
         hidden = model(step_input, cache=cache, all_hidden_states=False)[0][:, -1]  # (1, hidden)
-        token = _next_token(model.logits(hidden).float(), temperature, top_p, generator)  # (1,)
+        logits = model.logits(hidden).float()[:, :vocab_limit]  # (1, V)
+        token = _next_token(logits, temperature, top_p, generator)  # (1,)
         produced.append(int(token))
         if produced[-1] in stop:
             break
@@ -62,7 +68,9 @@ def generate(
 ) -> str:
     """Continue `prompt` (tokenized with BOS; chat markers in it are honoured) and return the new text."""
     ids = torch.tensor([tokenizer.encode(prompt)], dtype=torch.long)
-    new = generate_ids(model, ids, max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
+    new = generate_ids(
+        model, ids, max_new_tokens, temperature=temperature, top_p=top_p, seed=seed, vocab_limit=tokenizer.vocab_size
+    )
     return tokenizer.decode(new[0].tolist()).strip()
 
 
