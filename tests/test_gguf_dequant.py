@@ -89,3 +89,33 @@ def test_quantize_rejects_bad_shapes():
         quantize(torch.randn(4, 48), "Q8_0")
     with pytest.raises(UnsupportedFormatError, match="Q4_K"):
         quantize(torch.randn(4, 256), "Q4_K")
+
+
+@pytest.mark.parametrize("name", sorted(SCALE_OFFSETS))
+@pytest.mark.parametrize("offset", [1, 2, 4])
+def test_dequantize_misaligned_bytes_matches_gguf(name, offset):
+    """Packed bytes at an odd / 2- / 4-byte storage offset take the narrower gather paths, still bit-exact."""
+    block, size = gguf.GGML_QUANT_SIZES[Q[name]]
+    raw = random_blocks(name, 24, seed=offset)
+    expected = gguf.quants.dequantize(raw, Q[name]).reshape(-1)
+    storage = torch.zeros(raw.size + offset, dtype=torch.uint8)
+    storage[offset:] = torch.from_numpy(raw.reshape(-1))
+    ours = dequant.dequantize(storage[offset:], dequant.TYPE_IDS[name], (24 * block,), chunk_values=10 * block)
+    assert np.array_equal(ours.numpy().view(np.uint32), expected.view(np.uint32))
+
+
+@pytest.mark.parametrize("name", ["Q8_0", "Q4_K", "IQ4_NL"])
+def test_dequantize_large_output_and_reused_out(name):
+    """Outputs above 4 MiB come from the huge-page allocation path; `out=` and bf16 give the same values."""
+    block, _ = gguf.GGML_QUANT_SIZES[Q[name]]
+    n_blocks = (1 << 20) // block + 3
+    raw = random_blocks(name, n_blocks, seed=5)
+    expected = gguf.quants.dequantize(raw, Q[name]).reshape(-1)
+    packed = torch.from_numpy(raw)
+    ours = dequant.dequantize(packed, dequant.TYPE_IDS[name], (n_blocks * block,))
+    assert ours.is_contiguous() and np.array_equal(ours.numpy().view(np.uint32), expected.view(np.uint32))
+    out = torch.full((n_blocks * block,), float("nan"))
+    assert dequant.dequantize(packed, dequant.TYPE_IDS[name], (n_blocks * block,), out=out).data_ptr() == out.data_ptr()
+    assert torch.equal(out, ours)
+    bf16 = dequant.dequantize(packed, dequant.TYPE_IDS[name], (n_blocks * block,), dtype=torch.bfloat16)
+    assert torch.equal(bf16, ours.to(torch.bfloat16))
