@@ -6,12 +6,12 @@ import logging
 import torch
 from comfy_api.latest import io
 
+from ..ltx2_core.pipeline.sampler import SAMPLERS
 from . import host, params
 from .conditioning import resolve_items
 from .types import AVLatent, Conditioning, Guider, Model
 
 CATEGORY = "LTX2/sampling"
-SAMPLERS = ("euler", "gradient_estimation", "res_2s")  # ltx2_core.pipeline.sampler.SAMPLERS
 SCHEDULES = ("dev", "distilled", "stage2")
 
 
