@@ -45,37 +45,39 @@ class StreamState:
         return self.latent.shape[1]
 
 
-def initial_video_state(shape: LatentShape, fps: float, latent: Optional[torch.Tensor] = None,
-                        dtype=torch.float32, device=None) -> StreamState:
-    """The unconditioned video state: all tokens generated, content zeros or `latent` (B, C, F, H, W)."""
+def _initial_state(what: str, expected: tuple, latent: Optional[torch.Tensor], patchify, positions,
+                   dtype, device) -> StreamState:
+    """A stream with every token generated: content zeros or `latent`; `positions(device)` gives its positions."""
     if latent is None:
-        latent = torch.zeros(shape.video, dtype=dtype, device=device)
-    elif tuple(latent.shape) != shape.video:
-        raise InputError(f"Initial video latent has shape {tuple(latent.shape)}, expected {shape.video}.")
-    tokens = patchify_video(latent)
+        latent = torch.zeros(expected, dtype=dtype, device=device)
+    elif tuple(latent.shape) != expected:
+        raise InputError(f"Initial {what} latent has shape {tuple(latent.shape)}, expected {expected}.")
+    tokens = patchify(latent)  # (B, T, C)
     return StreamState(
         latent=tokens,
         clean=tokens.clone(),
         mask=torch.ones(tokens.shape[0], tokens.shape[1], 1, dtype=torch.float32, device=tokens.device),
-        positions=video_positions(shape.batch, shape.frames, shape.height, shape.width, fps, device=tokens.device),
+        positions=positions(tokens.device),
         target_tokens=tokens.shape[1],
+    )
+
+
+def initial_video_state(shape: LatentShape, fps: float, latent: Optional[torch.Tensor] = None,
+                        dtype=torch.float32, device=None) -> StreamState:
+    """The unconditioned video state: all tokens generated, content zeros or `latent` (B, C, F, H, W)."""
+    return _initial_state(
+        "video", shape.video, latent, patchify_video,
+        lambda dev: video_positions(shape.batch, shape.frames, shape.height, shape.width, fps, device=dev),
+        dtype, device,
     )
 
 
 def initial_audio_state(shape: LatentShape, latent: Optional[torch.Tensor] = None,
                         dtype=torch.float32, device=None) -> StreamState:
     """The unconditioned audio state: content zeros or `latent` (B, 8, T_a, 16)."""
-    if latent is None:
-        latent = torch.zeros(shape.audio, dtype=dtype, device=device)
-    elif tuple(latent.shape) != shape.audio:
-        raise InputError(f"Initial audio latent has shape {tuple(latent.shape)}, expected {shape.audio}.")
-    tokens = patchify_audio(latent)
-    return StreamState(
-        latent=tokens,
-        clean=tokens.clone(),
-        mask=torch.ones(tokens.shape[0], tokens.shape[1], 1, dtype=torch.float32, device=tokens.device),
-        positions=audio_positions(shape.batch, shape.audio_frames, device=tokens.device),
-        target_tokens=tokens.shape[1],
+    return _initial_state(
+        "audio", shape.audio, latent, patchify_audio,
+        lambda dev: audio_positions(shape.batch, shape.audio_frames, device=dev), dtype, device,
     )
 
 
