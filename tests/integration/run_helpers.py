@@ -1,5 +1,6 @@
 """Helpers for running workflows through the HTTP API and checking the saved mp4 files."""
 
+import itertools
 import os
 
 import av
@@ -60,3 +61,41 @@ def read_mp4(path):
 def mean_abs_diff(a, b):
     """Mean absolute difference of two uint8 frame stacks (0..255 scale)."""
     return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+
+_LOSSLESS_RUNS = itertools.count()
+
+
+def with_lossless_saves(prompt):
+    """A copy of `prompt` that also saves the decoded frames as PNG (SaveImage) and the decoded audio as FLAC
+    (SaveAudio): lossless outputs for bit-exact comparisons. The mp4 from SaveVideo is not one: its libx264
+    encode is not reproducible inside the server (identical frames gave different h264 streams). The prefixes
+    are new on every call, so the save nodes always run and write their files, even when everything upstream
+    comes from ComfyUI's cache."""
+    run = next(_LOSSLESS_RUNS)
+    prompt = {k: {"class_type": v["class_type"], "inputs": dict(v["inputs"])} for k, v in prompt.items()}
+    video = next(k for k, v in prompt.items() if v["class_type"] == "LTX2VideoDecode")
+    audio = next(k for k, v in prompt.items() if v["class_type"] == "LTX2AudioDecode")
+    prompt["980"] = {"class_type": "SaveImage",
+                     "inputs": {"images": [video, 0], "filename_prefix": f"lossless/frame{run}"}}
+    prompt["981"] = {"class_type": "SaveAudio",
+                     "inputs": {"audio": [audio, 0], "filename_prefix": f"lossless/audio{run}"}}
+    return prompt
+
+
+def lossless_outputs(server, entry):
+    """(frames (N, H, W, C) uint8 from the PNGs, audio (channels, samples) from the FLAC) of a finished run."""
+    from PIL import Image
+
+    frames, audio = [], []
+    for output in entry["outputs"].values():
+        for item in output.get("images", []):
+            if item.get("filename", "").endswith(".png"):
+                path = os.path.join(server.base, "output", item.get("subfolder", ""), item["filename"])
+                frames.append(np.asarray(Image.open(path)))
+        for item in output.get("audio", []):
+            path = os.path.join(server.base, "output", item.get("subfolder", ""), item["filename"])
+            with av.open(path) as container:
+                audio.append(np.concatenate([f.to_ndarray() for f in container.decode(audio=0)], axis=-1))
+    assert len(audio) == 1 and frames, entry["outputs"]
+    return np.stack(frames), audio[0]

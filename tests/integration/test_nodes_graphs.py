@@ -1,5 +1,5 @@
-"""Graphs beyond the shipped workflows, run through the HTTP API of a real ComfyUI: LoRA patching, a
-LoRA for another model, video continuation and a batch of two clips."""
+"""Graphs beyond the shipped workflows, run through the HTTP API of a real ComfyUI: a LoRA for another model,
+video continuation and a batch of two clips (LoRA patching and exact re-runs: test_determinism.py)."""
 
 import os
 
@@ -7,7 +7,7 @@ import numpy as np
 
 import workflow_api
 from comfy_server import clear_outputs
-from run_helpers import FPS, mean_abs_diff, read_mp4, saved_videos, small_prompt
+from run_helpers import FPS, read_mp4, saved_videos, small_prompt
 
 T2AV = os.path.join(workflow_api.WORKFLOWS, "ltx2_text_to_av.json")
 GGUF = os.path.join(workflow_api.WORKFLOWS, "ltx2_gguf_low_vram.json")
@@ -30,16 +30,6 @@ def frames_of(server, prompt):
     clear_outputs(server)
     entry = server.run(prompt)
     return read_mp4(saved_videos(server, entry)[0])[0]
-
-
-def test_lora_changes_output(server, object_info, models):
-    """Through the server; that the shared model stays exact is checked in-process (test_inprocess.py),
-    because re-runs after a LoRA run were not always bit-identical in the server (see the report)."""
-    for path in (T2AV, GGUF):
-        base = small_prompt(path, object_info)
-        first = frames_of(server, base)
-        patched = frames_of(server, with_lora(base, 1.0))
-        assert mean_abs_diff(first, patched) > 2.0, os.path.basename(path)
 
 
 def test_lora_for_another_model_is_a_clear_error(server, object_info, models, tmp_path):
