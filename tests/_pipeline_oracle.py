@@ -22,13 +22,11 @@ from ltx_core.guidance.perturbations import (
     BatchedPerturbationConfig, Perturbation, PerturbationConfig, PerturbationType,
 )
 from ltx_core.model.transformer import Modality, X0Model
-from ltx_core.model.transformer.model import LTXModel, LTXModelType
-from ltx_core.model.transformer.rope import LTXRopeType
-from ltx_core.model.transformer.text_projection import PixArtAlphaTextProjection
 from ltx_core.tools import AudioLatentTools, VideoLatentTools
 from ltx_core.types import AudioLatentShape, VideoLatentShape
 
 from ltx2_core.transformer import LTX2Transformer, TransformerConfig
+from test_transformer_oracle_utils import ltx_core_model
 
 
 def tiny_models(seed: int = 0, version: str = "2.0"):
@@ -39,25 +37,7 @@ def tiny_models(seed: int = 0, version: str = "2.0"):
     with torch.no_grad():
         for p in ours.parameters():
             p.copy_(torch.randn_like(p) * 0.2)
-    caption = audio_caption = None
-    if config.caption_channels is not None:
-        caption = PixArtAlphaTextProjection(config.caption_channels, config.dim)
-        audio_caption = PixArtAlphaTextProjection(config.caption_channels, config.audio_dim)
-    oracle = LTXModel(
-        model_type=LTXModelType.AudioVideo, num_attention_heads=config.heads, attention_head_dim=config.head_dim,
-        in_channels=config.in_channels, out_channels=config.out_channels, num_layers=config.num_layers,
-        cross_attention_dim=config.cross_attention_dim, audio_num_attention_heads=config.audio_heads,
-        audio_attention_head_dim=config.audio_head_dim, audio_in_channels=config.audio_in_channels,
-        audio_out_channels=config.audio_out_channels, audio_cross_attention_dim=config.audio_cross_attention_dim,
-        positional_embedding_max_pos=list(config.rope_max_pos),
-        audio_positional_embedding_max_pos=list(config.audio_rope_max_pos),
-        av_ca_timestep_scale_multiplier=int(config.av_ca_timestep_scale_multiplier),
-        rope_type=LTXRopeType.SPLIT, double_precision_rope=True, apply_gated_attention=config.gated_attention,
-        caption_projection=caption, audio_caption_projection=audio_caption,
-        cross_attention_adaln=config.cross_attention_adaln,
-    ).eval()
-    oracle.load_state_dict(ours.state_dict(), strict=True)
-    return ours, X0Model(oracle)
+    return ours, X0Model(ltx_core_model(config, ours.state_dict(), torch.float32))
 
 
 def reference_params(p) -> MultiModalGuiderParams:
