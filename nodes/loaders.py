@@ -1,5 +1,6 @@
 """Loader nodes: every network is built by ltx2_core with ComfyUI's ops and wrapped for model management."""
 
+import logging
 import os
 
 import torch
@@ -28,6 +29,19 @@ def stored_dtype(path: str) -> torch.dtype:
         start, end = info["data_offsets"]
         totals[info["dtype"]] = totals.get(info["dtype"], 0) + end - start
     return _SAFETENSORS_DTYPES[max(totals, key=totals.get)] if totals else torch.float32
+
+
+def packed_weights_summary(module: torch.nn.Module) -> str:
+    """'N packed weights (Q8_0 x N, ...)' for a module with quantized weights, else 'unpacked weights'."""
+    counts = {}
+    for tensor in module.state_dict().values():
+        qtype = getattr(tensor, "qtype", None)
+        if qtype is not None:
+            counts[qtype] = counts.get(qtype, 0) + 1
+    if not counts:
+        return "unpacked weights"
+    kinds = ", ".join(f"{name} x{count}" for name, count in sorted(counts.items()))
+    return f"{sum(counts.values())} packed weights ({kinds})"
 
 
 def _weight_dtype(choice: str, path: str) -> torch.dtype:
@@ -175,10 +189,15 @@ class LTX2TextEncoderLoader(io.ComfyNode):
                 gemma_config=gemma_config_from_gguf(gguf_file), operations=host.gguf_operations(), dtype=dtype,
                 device=offload_device,
             )
+            source = f"GGUF {text_encoder_name}"
         else:
             ops = host.operations(stored_dtype(gemma_path), dtype, load_device)
             encoder = load_text_encoder(gemma_path, ckpt_path, operations=ops, dtype=dtype, device=offload_device)
+            source = f"safetensors {text_encoder_name}"
         encoder.eval()
+        logging.info("LTX2 Text Encoder: Gemma 3 from %s: %d layers, %s, tokenizer of %d pieces",
+                     source, encoder.gemma.config.num_layers, packed_weights_summary(encoder.gemma),
+                     encoder.tokenizer.vocab_size)
         return io.NodeOutput(host.Network(host.wrap(encoder, load_device, offload_device), "text_encoder", dtype))
 
 

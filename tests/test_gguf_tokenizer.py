@@ -3,6 +3,7 @@
 import io
 import sys
 
+import numpy as np
 import pytest
 
 spm = pytest.importorskip("sentencepiece")
@@ -64,3 +65,41 @@ def test_inconsistent_or_corrupt_vocabularies():
         encode_model_proto(["a", "b"], [0.0], None)
     with pytest.raises(CheckpointError):
         decode_model_pieces(b"\x0a\xff\xff\xff\xff\x0f")
+
+
+@pytest.mark.parametrize("kind,model_type,dummy_prefix", [("llama", "bpe", False), ("t5", "unigram", True)])
+def test_gguf_vocabulary_without_byte_pieces(tmp_path, kind, model_type, dummy_prefix):
+    """A GGUF vocabulary with no <0xNN> byte pieces (a tokenizer trained without byte fallback, T5's) rebuilds:
+    byte fallback follows the vocabulary (sentencepiece refuses byte_fallback without the 256 byte pieces)."""
+    gguf = pytest.importorskip("gguf")
+    from ltx2_core.gguf import gemma_tokenizer_from_gguf
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(SENTENCES), model_writer=buf, vocab_size=80, model_type=model_type,
+        character_coverage=1.0, pad_id=0, eos_id=1, bos_id=2, unk_id=3, byte_fallback=False, hard_vocab_limit=False,
+        normalization_rule_name="identity", add_dummy_prefix=dummy_prefix, remove_extra_whitespaces=False,
+        minloglevel=2, num_threads=1, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>", unk_piece="<unk>",
+    )
+    pieces, scores, types = decode_model_pieces(buf.getvalue())
+    assert 6 not in types
+    path = str(tmp_path / f"{kind}.gguf")
+    writer = gguf.GGUFWriter(path, arch="gemma3")
+    writer.add_string("tokenizer.ggml.model", kind)
+    writer.add_array("tokenizer.ggml.tokens", pieces)
+    writer.add_array("tokenizer.ggml.scores", scores)
+    writer.add_array("tokenizer.ggml.token_type", types)
+    for name, index in (("padding", 0), ("eos", 1), ("bos", 2), ("unknown", 3)):
+        writer.add_uint32(f"tokenizer.ggml.{name}_token_id", index)
+    writer.add_bool("tokenizer.ggml.add_space_prefix", dummy_prefix)
+    writer.add_tensor("token_embd.weight", np.zeros((len(pieces), 4), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    rebuilt = gemma_tokenizer_from_gguf(path)
+    original = GemmaTokenizer.from_bytes(buf.getvalue())
+    assert rebuilt.vocab_size == len(pieces)
+    assert (rebuilt.pad_id, rebuilt.eos_id, rebuilt.bos_id) == (0, 1, 2)
+    for text in SENTENCES[:4] + ["unseen wörds 4096", "  double  spaces "]:
+        assert rebuilt.encode(text) == original.encode(text)

@@ -18,6 +18,7 @@ from ..errors import CheckpointError
 # remove_extra_whitespaces 4, escape_whitespaces 5.
 MODEL_TYPES = {"unigram": 1, "bpe": 2}
 _VARINT, _FIXED32, _BYTES = 0, 5, 2
+_BYTE_TYPE = 6  # sentencepiece / llama.cpp token type of the <0xNN> byte pieces
 
 
 def _varint(value: int) -> bytes:
@@ -148,8 +149,10 @@ def sentencepiece_model_from_gguf(file) -> bytes:
         return default if value is None else int(value)
 
     unk = special("unknown", next((i for i, t in enumerate(types or []) if t == 2), 3))
+    # Byte fallback only where the vocabulary has byte pieces (<0x00>..<0xFF>); sentencepiece refuses it otherwise.
+    byte_fallback = any(t == _BYTE_TYPE for t in types) if types is not None else False
     return encode_model_proto(
-        tokens, scores, types, model_type="bpe" if kind == "llama" else "unigram",
+        tokens, scores, types, model_type="bpe" if kind == "llama" else "unigram", byte_fallback=byte_fallback,
         add_dummy_prefix=bool(file.field("tokenizer.ggml.add_space_prefix", False)),
         unk_id=unk, bos_id=special("bos", -1), eos_id=special("eos", -1), pad_id=special("padding", -1),
     )

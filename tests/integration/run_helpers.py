@@ -12,8 +12,8 @@ WIDTH, HEIGHT, FRAMES, FPS = 64, 64, 9, 24.0
 DEV_STEPS = 2
 # AAC adds encoder priming / padding in 1024-sample frames; the muxed audio may run this much longer.
 AAC_SLACK_S = 2 * 1024 / 24000
-# The synthetic files have no GGUF Gemma; the GGUF workflow's text encoder uses the safetensors one.
-SUBSTITUTE_FILES = {"gemma-3-12b-it-Q4_K_M.gguf": "gemma_3_12B_it.safetensors"}
+# Workflow file names -> the synthetic files that stand in for them (synthetic_weights.FILES).
+SUBSTITUTE_FILES = {"gemma-3-12b-it-Q4_K_M.gguf": "gemma-3-12b-it-Q8_0.gguf"}
 
 
 def small_prompt(path, object_info, steps=DEV_STEPS, frames=FRAMES, size=(WIDTH, HEIGHT), overrides=None):

@@ -7,6 +7,8 @@ so key names are the official ones (the parity tests check ours equal ltx-core's
   checkpoints/ltx-2-19b-dev.safetensors         all-in-one (transformer, connectors, text projection,
   checkpoints/ltx-2-19b-distilled.safetensors   video VAE, audio VAE, vocoder); the two are identical
   text_encoders/gemma_3_12B_it.safetensors      ComfyUI-style Gemma (model.* keys + spiece_model)
+  text_encoders/gemma-3-12b-it-Q8_0.gguf        the same Gemma as a llama.cpp `gemma3` GGUF (every matrix
+                                                Q8_0, tokenizer vocabulary embedded), by ltx2_core.convert
   vae/LTX2_video_vae_bf16.safetensors           video VAE only (vae.* keys)
   vae/LTX2_audio_vae_bf16.safetensors           audio VAE + vocoder only
   latent_upscale_models/ltx-2-spatial-upscaler-x2-1.0.safetensors
@@ -76,6 +78,7 @@ FILES = {
     "checkpoint": "ltx-2-19b-dev.safetensors",
     "checkpoint_distilled": "ltx-2-19b-distilled.safetensors",
     "gemma": "gemma_3_12B_it.safetensors",
+    "gemma_gguf": "gemma-3-12b-it-Q8_0.gguf",
     "video_vae": "LTX2_video_vae_bf16.safetensors",
     "audio_vae": "LTX2_audio_vae_bf16.safetensors",
     "upscaler": "ltx-2-spatial-upscaler-x2-1.0.safetensors",
@@ -227,6 +230,7 @@ def write_inputs(input_dir):
 def write_models(models_dir, input_dir):
     """Write every file listed in the module docstring; returns {role: path}."""
     import sentencepiece
+    from ltx2_core.convert import convert
 
     spm_bytes = train_tokenizer()
     parts, config = build_parts(sentencepiece.SentencePieceProcessor(model_proto=spm_bytes).GetPieceSize())
@@ -249,6 +253,7 @@ def write_models(models_dir, input_dir):
     gemma = prefixed(parts["gemma"], "model.")
     gemma["spiece_model"] = torch.frombuffer(bytearray(spm_bytes), dtype=torch.uint8)
     save_file(gemma, path("text_encoders", "gemma"))
+    convert(path("text_encoders", "gemma"), path("text_encoders", "gemma_gguf"), "Q8_0", min_elements=0)
     vae_meta = {"config": json.dumps({"vae": config["vae"]})}
     save_file(prefixed(parts["vae"], "vae."), path("vae", "video_vae"), metadata=vae_meta)
     audio_meta = {"config": json.dumps({"audio_vae": config["audio_vae"], "vocoder": config["vocoder"]})}
@@ -259,5 +264,6 @@ def write_models(models_dir, input_dir):
     write_inputs(input_dir)
     return {role: path(folder, role) for role, folder in (("lora", "loras"),
         ("checkpoint", "checkpoints"), ("checkpoint_distilled", "checkpoints"), ("gemma", "text_encoders"),
+        ("gemma_gguf", "text_encoders"),
         ("video_vae", "vae"), ("audio_vae", "vae"), ("upscaler", "latent_upscale_models"),
         ("gguf", "diffusion_models"))}

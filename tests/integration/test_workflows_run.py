@@ -1,8 +1,9 @@
 """Every shipped workflow runs through the HTTP API of a real ComfyUI (CPU, tiny synthetic weights) and
-saves an mp4 whose audio and video durations equal frames / fps; interrupting the sampler leaves the
-server usable."""
+saves an mp4 whose audio and video durations equal frames / fps, with its text encoder loaded from the
+expected file (the GGUF workflow: the Q8_0 GGUF Gemma); interrupting the sampler leaves the server usable."""
 
 import os
+import re
 import time
 
 import pytest
@@ -14,6 +15,30 @@ from run_helpers import AAC_SLACK_S, FPS, FRAMES, HEIGHT, WIDTH, read_mp4, saved
 WORKFLOW_SIZES = {
     "ltx2_two_stage_distilled_upscale.json": (2 * WIDTH, 2 * HEIGHT),
 }
+# Role (synthetic_weights.FILES) of the Gemma file each workflow's text-encoder loader must read.
+TEXT_ENCODER_ROLES = {"ltx2_gguf_low_vram.json": "gemma_gguf"}
+
+
+def check_text_encoder(server, prompt, models, name):
+    """The workflow's text-encoder loader names the expected synthetic file, and the server log shows that file
+    loaded with its weights in the expected form: all matrices packed Q8_0 for the GGUF, unpacked otherwise.
+    The whole log is read: ComfyUI may answer the loader from its cache of an earlier prompt's identical load."""
+    loaders = [n["inputs"] for n in prompt.values() if n["class_type"] == "LTX2TextEncoderLoader"]
+    assert len(loaders) == 1, loaders
+    file_name = loaders[0]["text_encoder_name"]
+    assert file_name == os.path.basename(models[TEXT_ENCODER_ROLES.get(name, "gemma")])
+    fmt = "GGUF" if file_name.endswith(".gguf") else "safetensors"
+    lines = re.findall(rf"LTX2 Text Encoder: Gemma 3 from {fmt} {re.escape(file_name)}: (.*)", server.log())
+    assert lines, f"no text-encoder load of {file_name} in the server log"
+    match = re.fullmatch(r"(\d+) layers, (.*), tokenizer of (\d+) pieces", lines[-1])
+    assert match, lines[-1]
+    assert int(match[1]) == 2 and int(match[3]) > 0, lines[-1]
+    if fmt == "GGUF":
+        packed = re.fullmatch(r"(\d+) packed weights \(Q8_0 x(\d+)\)", match[2])
+        # min_elements=0: the embedding and the 7 matrices of each of the 2 layers are Q8_0
+        assert packed and int(packed[1]) == int(packed[2]) == 1 + 7 * 2, match[2]
+    else:
+        assert match[2] == "unpacked weights", match[2]
 
 
 @pytest.mark.parametrize("name", sorted(os.path.basename(p) for p in workflow_api.workflow_files()))
@@ -33,6 +58,7 @@ def test_workflow_saves_mp4_with_matching_audio(server, object_info, models, nam
     audio_seconds = samples / rate
     assert video_seconds - 1e-3 <= audio_seconds <= video_seconds + AAC_SLACK_S, (audio_seconds, video_seconds)
     assert frames.std() > 0, "decoded video is constant"
+    check_text_encoder(server, prompt, models, name)
     print(f"{name}: {elapsed:.1f} s, audio {audio_seconds:.4f} s, video {video_seconds:.4f} s")
 
 
