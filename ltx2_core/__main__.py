@@ -78,9 +78,14 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--fps", type=float, default=24.0)
     gen.add_argument("--steps", type=int, default=None, help="default: 40 (LTX-2) / 30 (LTX-2.3); 8 if distilled")
     gen.add_argument("--seed", type=int, default=10)
+    gen.add_argument("--batch-size", type=int, default=1,
+                     help="clips generated together; clip i uses seed + i and is written to OUT_i.mp4")
     gen.add_argument("--distilled", action="store_true", help="the checkpoint is a distilled model")
-    gen.add_argument("--two-stage", action="store_true", help="half size, upsample x2, refine (needs --upsampler)")
-    gen.add_argument("--upsampler", default=None)
+    gen.add_argument("--two-stage", action="store_true",
+                     help="smaller first stage, latent upsampling, refinement (needs --upsampler)")
+    gen.add_argument("--upsampler", default=None,
+                     help="spatial x2 (stage 1 at half size), spatial x1.5 (2/3 size) or temporal x2 "
+                          "(half the frames at half the fps) upscaler")
     gen.add_argument("--distilled-lora", default=None, help="LoRA merged for stage 2 of a dev model")
     gen.add_argument("--lora", action="append", default=[], help="PATH[@STRENGTH], repeatable")
     gen.add_argument("--image", action="append", default=[],
@@ -124,11 +129,15 @@ def _run_generate(args) -> None:
     from .errors import InputError
     from .pipeline.generate import generate, load_components
     from .pipeline.latents import latent_shape, validate_file
-    from .pipeline.two_stage import AudioInput, VideoInput
+    from .pipeline.two_stage import AudioInput, VideoInput, stage1_geometry
     from .pipeline.video_io import read_audio, read_video, write_mp4
 
     # Check everything cheap before loading tens of gigabytes.
-    latent_shape(args.width, args.height, args.frames, args.fps, multiple=64 if args.two_stage else 32)
+    latent_shape(args.width, args.height, args.frames, args.fps)
+    if args.two_stage:
+        stage1_geometry(_upsampler_config(args.upsampler), args.width, args.height, args.frames, args.fps)
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size {args.batch_size} is invalid: use 1 or more.")
     images = [_parse_image(spec) for spec in args.image]
     for path, frame, _ in images:
         validate_file(path, "Image")
@@ -159,18 +168,37 @@ def _run_generate(args) -> None:
     if args.video_cfg is not None or args.audio_cfg is not None or args.stg_blocks is not None:
         guidance = _guidance_overrides(parts, args)
     extra = {} if args.negative_prompt is None else {"negative_prompt": args.negative_prompt}
-    clip = generate(
+    clips = generate(
         parts, args.prompt, width=args.width, height=args.height, frames=args.frames, fps=args.fps, seed=args.seed,
         steps=args.steps, guidance=guidance, images=inputs, audio=audio, audio_only=args.audio_only,
-        two_stage=args.two_stage, sampler=args.sampler, callback=_progress(), **extra,
+        two_stage=args.two_stage, sampler=args.sampler, callback=_progress(), batch_size=args.batch_size, **extra,
     )
-    if args.audio_only:
-        from .pipeline.video_io import write_wav
+    clips = clips if isinstance(clips, list) else [clips]
+    stem, ext = os.path.splitext(args.out)
+    for index, clip in enumerate(clips):
+        out = args.out if len(clips) == 1 else f"{stem}_{index}{ext}"
+        if args.audio_only:
+            from .pipeline.video_io import write_wav
 
-        write_wav(args.out, clip.audio, clip.sample_rate)
-    else:
-        write_mp4(args.out, clip.video, clip.fps, clip.audio, clip.sample_rate)
-    print(f"Wrote {os.path.abspath(args.out)}")
+            write_wav(out, clip.audio, clip.sample_rate)
+        else:
+            write_mp4(out, clip.video, clip.fps, clip.audio, clip.sample_rate)
+        print(f"Wrote {os.path.abspath(out)}")
+
+
+def _upsampler_config(path: Optional[str]):
+    """The upsampler's config from its file header (None when there is no file yet: spatial x2 is assumed)."""
+    if path is None or not os.path.isfile(path):
+        return None
+    from .checkpoint import read_config_metadata, read_safetensors_header
+    from .upsampler import LatentUpsamplerConfig
+    from .upsampler.loader import detect_config
+
+    metadata = read_config_metadata(path)
+    if metadata is not None:
+        return LatentUpsamplerConfig.from_metadata(metadata)
+    header = read_safetensors_header(path)
+    return detect_config({k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"})
 
 
 def _guidance_overrides(parts, args):

@@ -11,11 +11,12 @@ from typing import Optional
 import torch
 
 from ..audio import AudioVAE, AudioVAEConfig, Vocoder, VocoderConfig
+from ..errors import InputError
 from ..text import ConnectorConfig, EmbeddingsConnector, FeatureExtractorConfig, GemmaConfig, GemmaTextModel
 from ..text import GemmaTokenizer, TextEncoder, TextProjection
 from ..text.tokenizer import build_model_proto
 from ..transformer import LTX2Transformer, TransformerConfig
-from ..upsampler import LatentUpsampler, LatentUpsamplerConfig
+from ..upsampler import SPATIAL_X1_5, SPATIAL_X2, TEMPORAL_X2, LatentUpsampler, LatentUpsamplerConfig
 from ..video_vae import LTX23_VAE_METADATA, VideoVAE, VideoVAEConfig
 from .generate import Components
 from .guidance import Guidance, GuidanceParams
@@ -60,6 +61,18 @@ def _tokenizer(max_length: int) -> GemmaTokenizer:
     pieces = specials + [(f"<0x{b:02X}>", 6) for b in range(256)] + [(c, 1) for c in "\u2581" + string.ascii_lowercase]
     proto = build_model_proto([p for p, _ in pieces], [0.0] * len(pieces), [t for _, t in pieces])
     return GemmaTokenizer.from_bytes(proto, max_length=max_length)
+
+
+DEMO_UPSAMPLERS = {"spatial_x2": SPATIAL_X2, "spatial_x1_5": SPATIAL_X1_5, "temporal_x2": TEMPORAL_X2}
+
+
+def demo_upsampler(kind: str = "spatial_x2", seed: int = 0, channels: int = 16) -> LatentUpsampler:
+    """A tiny random-weight latent upsampler of a released kind ("spatial_x2", "spatial_x1_5",
+    "temporal_x2") for the demo's `channels`-channel latents: mid width 32, one block per stage."""
+    if kind not in DEMO_UPSAMPLERS:
+        raise InputError(f"Unknown upsampler kind {kind!r}: use one of {', '.join(DEMO_UPSAMPLERS)}.")
+    config = DEMO_UPSAMPLERS[kind].with_(in_channels=channels, mid_channels=32, num_blocks_per_stage=1)
+    return _randomize(LatentUpsampler(config), torch.Generator().manual_seed(seed))
 
 
 def demo_components(seed: int = 0, max_length: int = 16, encoders: bool = False) -> Components:

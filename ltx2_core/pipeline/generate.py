@@ -10,12 +10,15 @@
 Text-to-audio+video, image-to-video (`images=[VideoInput(pixels)]`), keyframes at any frame
 (`VideoInput(pixels, frame_index=k)`), continuing a clip (a clip at frame 0), audio-to-video
 (`audio=AudioInput(waveform, rate)`), text-to-audio (`audio_only=True`); one or two stages.
+
+Batches: `generate(..., seed=s, batch_size=n)` (or `seeds=[...]`) returns a list of n Generations in
+one denoising run; item i uses seed s + i (or seeds[i]) and equals `generate(..., seed=s + i)`.
 """
 
 import contextlib
 import os
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -24,10 +27,11 @@ from .denoise import Callback, TextContext
 from .guidance import LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance
 from .latents import latent_shape, make_generator, validate_file
 from .lora import load_lora, lora_hooks, merge_loras
+from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
 from .two_stage import (
-    AudioInput, Stage, VideoInput, encode_audio_input, encode_video_inputs, run_stage, stage2,
-    upsample_video_latent,
+    AudioInput, Stage, VideoInput, encode_audio_input, encode_video_inputs, run_stage, stage1_conditioning,
+    stage1_geometry, stage2, upsample_video_latent,
 )
 from .video_io import write_mp4
 
@@ -204,22 +208,94 @@ def generate(
     callback: Optional[Callback] = None,
     decode_tiling: Any = None,
     batch_passes: bool = True,
-) -> Generation:
-    """Generate a clip (see the module docstring). width x height is the OUTPUT size; with
-    two_stage, stage 1 runs at half of it (so both must be multiples of 64).
+    batch_size: int = 1,
+    seeds: Optional[Sequence[int]] = None,
+) -> Union[Generation, List[Generation]]:
+    """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
+    two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
+    half of it for the spatial x2 upsampler (so both must be multiples of 64), 2/3 for x1.5, half the
+    frames at half the frame rate for the temporal x2 upsampler (frames must be 16k + 1).
+
+    batch_size > 1 (or explicit `seeds`) generates several clips in one run and returns a list: item i
+    starts from the noise of seed + i (or seeds[i]) and equals a batch-1 run with that seed; the prompt
+    and conditioning are shared. Where batching would couple the items, they run one after another to
+    keep that property: guidance with rescale != 0 (its std is taken over the whole batch, as in ltx-core;
+    the dev presets use 0.7) and the res_2s sampler (SDE noise drawn for the whole batch from fixed seeds).
 
     callback(step, total, video_x0, audio_x0) is called after every denoising step of every stage
     (total counts the steps of all stages); raising in it stops the generation.
     """
-    multiple = 64 if two_stage else 32
-    shape = latent_shape(width, height, frames, fps, multiple=multiple,
+    item_seeds = _item_seeds(seed, batch_size, seeds)
+    kwargs = dict(negative_prompt=negative_prompt, width=width, height=height, frames=frames, fps=fps, steps=steps,
+                  guidance=guidance, sigmas=sigmas, images=images, audio=audio, audio_only=audio_only,
+                  two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
+                  decode_tiling=decode_tiling, batch_passes=batch_passes)
+    if seeds is None and batch_size == 1:
+        return _generate(parts, prompt, item_seeds, **kwargs)[0]
+    if len(item_seeds) > 1 and not _items_independent(parts, guidance, sampler, audio_only, audio is not None):
+        return [generate(parts, prompt, seed=s, **kwargs) for s in item_seeds]
+    return _generate(parts, prompt, item_seeds, **kwargs)
+
+
+def _items_independent(parts: Components, guidance: Optional[Guidance], sampler, audio_only: bool,
+                       audio_given: bool) -> bool:
+    """Whether a batched run gives every item exactly its batch-1 result (see `generate`)."""
+    if isinstance(sampler, Res2s) or sampler == "res_2s":
+        return False
+    guidance = default_guidance(parts) if guidance is None else guidance
+    streams = ([] if audio_only else [guidance.video]) + ([] if audio_given else [guidance.audio])
+    return all(params.rescale == 0.0 for params in streams)
+
+
+def _item_seeds(seed: int, batch_size: int, seeds: Optional[Sequence[int]]) -> List[int]:
+    """The seed of every batch item: `seeds` as given, else seed, seed + 1, ..., seed + batch_size - 1."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size {batch_size!r} is invalid: use a whole number of clips, 1 or more.")
+    if seeds is None:
+        return [int(seed) + i for i in range(batch_size)]
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise InputError("seeds is empty: give one seed per clip, or leave it out and use seed= and batch_size=.")
+    if batch_size not in (1, len(seeds)):
+        raise InputError(f"batch_size {batch_size} does not match the {len(seeds)} seeds given: "
+                         "give one seed per clip, or leave batch_size out.")
+    return seeds
+
+
+def _batched_context(context: Optional[TextContext], batch: int) -> Optional[TextContext]:
+    """A batch-1 text context repeated for every item of the batch."""
+    if context is None or batch == 1 or context.video.shape[0] != 1:
+        return context
+
+    def grow(t):
+        return None if t is None else t.expand(batch, *t.shape[1:])
+
+    return TextContext(grow(context.video), grow(context.audio), grow(context.mask))
+
+
+def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prompt, width, height, frames, fps,
+              steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
+              decode_tiling, batch_passes) -> List[Generation]:
+    """One denoising run for len(seeds) clips; one Generation per seed."""
+    config = getattr(parts.upsampler, "config", None) if two_stage and not audio_only else None
+    spatial_x2 = config is None or (config.spatial_upsample and not config.temporal_upsample
+                                    and float(config.spatial_scale) == 2.0)
+    multiple = 64 if two_stage and spatial_x2 else 32
+    batch = len(seeds)
+    shape = latent_shape(width, height, frames, fps, batch=batch, multiple=multiple,
                          video_channels=getattr(parts.transformer.config, "in_channels", 128),
                          **_audio_geometry(parts))
+    first_size = stage1_geometry(config, width, height, frames, fps) if two_stage else None
+    temporal = config is not None and config.temporal_upsample
     for given in images:
         if not isinstance(given, VideoInput):
             raise InputError("images must be VideoInput items.")
     if audio_only and (images or audio is not None):
         raise InputError("Audio-only generation takes only a prompt: remove image and audio inputs.")
+    if two_stage and not audio_only and (parts.upsampler is None or parts.video_vae is None):
+        raise InputError("Two-stage generation needs the latent upsampler and the video VAE: pass both, "
+                         "or generate in one stage.")
+    first_images = stage1_conditioning(images, temporal) if two_stage else list(images)
     stage_one = default_stage1(parts, steps, guidance, sigmas, sampler)
     if audio is not None:  # the audio stream is given: guide only the video
         stage_one = Stage(stage_one.sigmas, Guidance(stage_one.guidance.video, NO_GUIDANCE.audio),
@@ -228,9 +304,10 @@ def generate(
         needs_negative = "uncond" in stage_one.guidance.passes
         encoded = encode_prompts(parts.text_encoder, [prompt, negative_prompt] if needs_negative else [prompt])
         contexts = (encoded[0], encoded[1] if needs_negative else None)
-    positive, negative = contexts
+    positive, negative = (_batched_context(c, batch) for c in contexts)
     dtype, device = parts.dtype, parts.device
-    generator = make_generator(seed, device)
+    generators = [make_generator(s, device) for s in seeds]
+    generator = generators[0] if batch == 1 else generators
     audio_latent = None
     if audio is not None:
         audio_latent = encode_audio_input(audio, parts.audio_vae, device, dtype)
@@ -248,14 +325,21 @@ def generate(
         result = run_stage(parts.transformer, shape, fps, stage_one, video_items=items, callback=progress(0), **run)
         video_latent, audio_out = result.video, result.audio
     else:
-        half = latent_shape(width // 2, height // 2, frames, fps, video_channels=shape.video_channels,
-                            **_audio_geometry(parts))
-        items = encode_video_inputs(images, parts.video_vae, width // 2, height // 2)
-        first = run_stage(parts.transformer, half, fps, stage_one, video_items=items, callback=progress(0), **run)
+        # Stage 1 keeps the output's audio length (a temporal stage 1 spans (frames + 1) / fps seconds).
+        small = replace(latent_shape(first_size.width, first_size.height, first_size.frames, first_size.fps,
+                                     batch=batch, video_channels=shape.video_channels, **_audio_geometry(parts)),
+                        audio_frames=shape.audio_frames)
+        items = encode_video_inputs(first_images, parts.video_vae, first_size.width, first_size.height)
+        first = run_stage(parts.transformer, small, first_size.fps, stage_one, video_items=items,
+                          callback=progress(0), **run)
         audio_out = first.audio
         video_latent = None
         if first.video is not None:
             upsampled = upsample_video_latent(first.video, parts.upsampler, parts.video_vae)
+            if tuple(upsampled.shape) != shape.video:
+                raise InputError(f"The upsampler turned the stage-1 latent {tuple(first.video.shape)} into "
+                                 f"{tuple(upsampled.shape)}, not {shape.video}: use a spatial x2 / x1.5 or "
+                                 "temporal x2 upsampler.")
             items = encode_video_inputs(images, parts.video_vae, width, height)
             with _stage2_model(parts) as model:
                 second = run_stage(model, shape, fps, stage2(sampler), video_items=items, initial_video=upsampled,
@@ -264,7 +348,12 @@ def generate(
             video_latent = second.video
             if parts.distilled:  # reference: distilled keeps stage-2 audio, dev keeps stage-1 audio
                 audio_out = second.audio
-    return _decode(parts, video_latent, audio_out, audio, frames, fps, generator, decode_tiling)
+    return [
+        _decode(parts, None if video_latent is None else video_latent[i : i + 1],
+                None if audio_out is None else audio_out[i : i + 1], audio, frames, fps, generators[i],
+                decode_tiling)
+        for i in range(batch)
+    ]
 
 
 def _audio_geometry(parts: Components) -> dict:
