@@ -1,15 +1,12 @@
 """The generate() API on the tiny demo components: image / keyframe / audio conditioning, audio only,
 stage-2 LoRA merged and restored, batches whose items equal their single runs, argument errors."""
 
-import dataclasses
-
 import pytest
 import torch
 
 from ltx2_core.errors import InputError
 from ltx2_core.pipeline.demo import DEMO_GUIDANCE, demo_components
 from ltx2_core.pipeline.generate import generate
-from ltx2_core.pipeline.guidance import Guidance
 from ltx2_core.pipeline.lora import LoraLayer
 from ltx2_core.pipeline.two_stage import AudioInput, VideoInput
 from ltx2_core.pipeline.video_io import resize_cover
@@ -111,12 +108,6 @@ def test_interrupt_during_stage_two_removes_the_lora_hooks(parts):
     assert not to_q._forward_hooks
 
 
-# Demo guidance without rescale: rescale takes its std over the whole batch (as ltx-core does), which couples
-# the items, so generate() runs such batches item by item; without it the batch runs in one denoising pass.
-UNRESCALED = Guidance(dataclasses.replace(DEMO_GUIDANCE.video, rescale=0.0),
-                      dataclasses.replace(DEMO_GUIDANCE.audio, rescale=0.0))
-
-
 def _assert_same_clip(batched, single, exact=False):
     tol = dict(rtol=0.0, atol=0.0) if exact else dict(rtol=1e-5, atol=3e-5)  # measured <= 7e-6 (fp32)
     torch.testing.assert_close(batched.video_latent, single.video_latent, **tol)
@@ -128,7 +119,8 @@ def _assert_same_clip(batched, single, exact=False):
 @pytest.mark.parametrize("two_stage", [False, True])
 def test_batch_items_equal_their_single_runs(parts, two_stage):
     image = torch.rand(3, 1, 64, 128, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    kwargs = dict(SMALL, width=128, guidance=UNRESCALED, two_stage=two_stage,
+    assert DEMO_GUIDANCE.video.rescale != 0.0  # rescale's std is per item: it must not couple the batch
+    kwargs = dict(SMALL, width=128, two_stage=two_stage,
                   images=[VideoInput(image, crf=0), VideoInput(image, frame_index=8, strength=0.7, crf=0)])
     batches = []
     clips = generate(parts, "a fox", batch_size=2, callback=lambda s, t, v, a: batches.append(v.shape[0]), **kwargs)
@@ -139,17 +131,18 @@ def test_batch_items_equal_their_single_runs(parts, two_stage):
     assert clips[0].video.shape == (3, 9, 64, 128)
 
 
-def test_batch_with_explicit_seeds_audio_input_and_rescaled_guidance(parts):
+def test_batch_with_explicit_seeds_audio_input_and_res2s_item_by_item(parts):
     wave = torch.sin(torch.arange(16000) / 16000 * 2 * torch.pi * 440).expand(2, -1) * 0.5
-    kwargs = dict(SMALL, guidance=UNRESCALED, audio=AudioInput(wave, 16000))
+    kwargs = dict(SMALL, audio=AudioInput(wave, 16000))
     clips = generate(parts, "a fox", seeds=[7, 3], **kwargs)
     for seed, clip in zip((7, 3), clips):
         _assert_same_clip(clip, generate(parts, "a fox", **dict(kwargs, seed=seed)))
     batches = []
-    rescaled = generate(parts, "a fox", batch_size=2, callback=lambda s, t, v, a: batches.append(v.shape[0]), **SMALL)
-    assert set(batches) == {1} and len(batches) == 4  # item by item: 2 steps each
-    for index, clip in enumerate(rescaled):
-        _assert_same_clip(clip, generate(parts, "a fox", **dict(SMALL, seed=SMALL["seed"] + index)), exact=True)
+    res2s = dict(SMALL, sampler="res_2s")
+    clips = generate(parts, "a fox", batch_size=2, callback=lambda s, t, v, a: batches.append(v.shape[0]), **res2s)
+    assert set(batches) == {1}  # res_2s draws its SDE noise for the whole batch: item by item instead
+    for index, clip in enumerate(clips):
+        _assert_same_clip(clip, generate(parts, "a fox", **dict(res2s, seed=SMALL["seed"] + index)), exact=True)
 
 
 def test_batch_argument_errors(parts):

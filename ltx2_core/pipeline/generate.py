@@ -218,9 +218,8 @@ def generate(
 
     batch_size > 1 (or explicit `seeds`) generates several clips in one run and returns a list: item i
     starts from the noise of seed + i (or seeds[i]) and equals a batch-1 run with that seed; the prompt
-    and conditioning are shared. Where batching would couple the items, they run one after another to
-    keep that property: guidance with rescale != 0 (its std is taken over the whole batch, as in ltx-core;
-    the dev presets use 0.7) and the res_2s sampler (SDE noise drawn for the whole batch from fixed seeds).
+    and conditioning are shared. With the res_2s sampler (its SDE noise is drawn for the whole batch from
+    fixed seeds, which would couple the items) they run one after another to keep that property.
 
     callback(step, total, video_x0, audio_x0) is called after every denoising step of every stage
     (total counts the steps of all stages); raising in it stops the generation.
@@ -232,19 +231,9 @@ def generate(
                   decode_tiling=decode_tiling, batch_passes=batch_passes)
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
-    if len(item_seeds) > 1 and not _items_independent(parts, guidance, sampler, audio_only, audio is not None):
+    if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler == "res_2s"):
         return [generate(parts, prompt, seed=s, **kwargs) for s in item_seeds]
     return _generate(parts, prompt, item_seeds, **kwargs)
-
-
-def _items_independent(parts: Components, guidance: Optional[Guidance], sampler, audio_only: bool,
-                       audio_given: bool) -> bool:
-    """Whether a batched run gives every item exactly its batch-1 result (see `generate`)."""
-    if isinstance(sampler, Res2s) or sampler == "res_2s":
-        return False
-    guidance = default_guidance(parts) if guidance is None else guidance
-    streams = ([] if audio_only else [guidance.video]) + ([] if audio_given else [guidance.audio])
-    return all(params.rescale == 0.0 for params in streams)
 
 
 def _item_seeds(seed: int, batch_size: int, seeds: Optional[Sequence[int]]) -> List[int]:

@@ -6,8 +6,9 @@ own `GuidanceParams`. `plan_passes` says which passes a step needs; the denoise 
 batched into one transformer call when allowed, sequentially otherwise.
 
 Per stream (in float32, or float64 for float64 inputs): pred = c + (cfg-1)(c-u) + stg(c-p) + (mod-1)(c-m);
-with rescale r != 0, pred *= r * std(c)/std(pred) + (1 - r) (global std over the whole tensor). A pass that was not run
-contributes 0. Semantics follow ltx-core `MultiModalGuider.calculate` and the ltx-pipelines
+with rescale r != 0, pred *= r * std(c)/std(pred) + (1 - r), std taken per batch item (over all its tokens and
+channels, as the reference does for its batch-1 runs), so items of a batch never influence each other. A pass
+that was not run contributes 0. Semantics follow ltx-core `MultiModalGuider.calculate` and the ltx-pipelines
 multimodal denoising function: the perturbed pass skips video self-attention in the video STG blocks
 and audio self-attention in the audio STG blocks (value pass-through); the isolated pass skips the
 audio-to-video and video-to-audio cross-attention in every block.
@@ -114,7 +115,8 @@ def _guide_stream(
     if isolated is not None:
         pred = pred + (params.modality - 1.0) * (c - isolated.to(work))
     if params.rescale != 0.0:
-        factor = c.std() / pred.std()
+        item_dims = tuple(range(1, c.ndim))
+        factor = c.std(dim=item_dims, keepdim=True) / pred.std(dim=item_dims, keepdim=True)  # (B, 1, ...)
         pred = pred * (params.rescale * factor + (1.0 - params.rescale))
     return pred.to(cond.dtype)
 
