@@ -30,7 +30,7 @@ from .gguf import keys
 from .gguf.fp8 import DROPPED_SUFFIXES, MARKER_KEYS, SCALE_SUFFIXES, pack_scaled_weights
 from .gguf.quantize import QUANTIZERS, quantize
 from .gguf.reader import ORIG_SHAPE_PREFIX
-from .gguf.tokenizer import decode_model_pieces
+from .gguf.tokenizer import decode_model_pieces, describe_model
 
 MIN_QUANT_ELEMENTS = 1024
 HIGH_PRECISION_KEYS = ("scale_shift_table",)
@@ -99,11 +99,10 @@ class _Source:
 
 
 def _tokenizer_fields(writer, model: bytes) -> None:
-    import gguf
-
     pieces, scores, types = decode_model_pieces(model)
+    kind, space_prefix = describe_model(model)
     index = {p: i for i, p in enumerate(pieces)}
-    writer.add_string("tokenizer.ggml.model", "llama")
+    writer.add_string("tokenizer.ggml.model", kind)
     writer.add_array("tokenizer.ggml.tokens", pieces)
     writer.add_array("tokenizer.ggml.scores", [float(s) for s in scores])
     writer.add_array("tokenizer.ggml.token_type", [int(t) for t in types])
@@ -112,8 +111,7 @@ def _tokenizer_fields(writer, model: bytes) -> None:
             writer.add_uint32(f"tokenizer.ggml.{name}_token_id", index[piece])
     writer.add_bool("tokenizer.ggml.add_bos_token", True)
     writer.add_bool("tokenizer.ggml.add_eos_token", False)
-    writer.add_bool("tokenizer.ggml.add_space_prefix", False)
-    del gguf
+    writer.add_bool("tokenizer.ggml.add_space_prefix", space_prefix)
 
 
 def _gemma_fields(writer, shapes: Dict[str, Tuple[int, ...]], source_dir: str) -> None:

@@ -219,3 +219,30 @@ def test_community_style_gguf_without_metadata(tmp_path):
     with torch.no_grad():
         (ref_video, ref_audio), (out_video, out_audio) = reference(video, audio), loaded(video, audio)
     assert rel(out_video, ref_video) < LTX_BOUNDS["Q8_0"] and rel(out_audio, ref_audio) < LTX_BOUNDS["Q8_0"]
+
+
+@pytest.mark.parametrize("model_type, prefix", [("unigram", True), ("bpe", False), ("bpe", True)])
+def test_tokenizer_kind_and_space_prefix_survive_conversion(tmp_path, model_type, prefix):
+    import gguf
+
+    from ltx2_core.convert import _tokenizer_fields
+
+    sentences = ["a photo of a cat", "the quick brown fox jumps over lazy dogs", "waves at sunset", "hi"] * 8
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(sentences), model_writer=buf, vocab_size=120, model_type=model_type,
+        character_coverage=1.0, pad_id=0, eos_id=1, bos_id=2, unk_id=3, hard_vocab_limit=False,
+        add_dummy_prefix=prefix, normalization_rule_name="identity", remove_extra_whitespaces=False,
+        minloglevel=2, num_threads=1,
+    )  # GGUF carries no normalizer rules: like Gemma's, the vocabulary must not need any
+    path = str(tmp_path / "tok.gguf")
+    writer = gguf.GGUFWriter(path, arch="gemma3")
+    _tokenizer_fields(writer, buf.getvalue())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    assert GGUFFile(path).field("tokenizer.ggml.model") == ("t5" if model_type == "unigram" else "llama")
+    rebuilt, original = gemma_tokenizer_from_gguf(path), GemmaTokenizer.from_bytes(buf.getvalue())
+    for text in ("a photo of a cat", "sunset waves", "  spaces  "):
+        assert rebuilt.encode(text) == original.encode(text)

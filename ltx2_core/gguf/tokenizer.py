@@ -131,6 +131,25 @@ def decode_model_pieces(model: bytes):
     return pieces, scores, types
 
 
+def describe_model(model: bytes):
+    """(llama.cpp tokenizer kind, add_space_prefix) of a serialized sentencepiece ModelProto, without protobuf.
+
+    The trainer spec's model type (UNIGRAM = 1, BPE = 2; unset means UNIGRAM) gives llama.cpp's `t5` (unigram)
+    or `llama` (the rest); the normalizer spec's `add_dummy_prefix` (default true) is the space prefix.
+    """
+    model_type, add_dummy_prefix = 1, True
+    for number, wire, value in _fields(bytes(model)):
+        if wire != _BYTES or number not in (2, 3):
+            continue
+        for sub, sub_wire, sub_value in _fields(value):
+            if sub == 3 and sub_wire == _VARINT:
+                if number == 2:
+                    model_type = sub_value
+                else:
+                    add_dummy_prefix = bool(sub_value)
+    return ("t5" if model_type == 1 else "llama"), add_dummy_prefix
+
+
 def sentencepiece_model_from_gguf(file) -> bytes:
     """The sentencepiece model of a GGUF file (`GGUFFile`) with a llama.cpp SentencePiece vocabulary."""
     kind = file.field("tokenizer.ggml.model")
