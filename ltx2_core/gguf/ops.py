@@ -45,7 +45,8 @@ class QuantizedWeightMixin:
 
     weight_patches: List[Patch]
 
-    def _init_patches(self) -> None:
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.weight_patches = []
 
     def cast_weight_bias(self, device, dtype) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
@@ -79,10 +80,6 @@ class QuantizedWeightMixin:
 
 
 class Linear(QuantizedWeightMixin, torch.nn.Linear):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, bias = self.cast_weight_bias(x.device, x.dtype)
         return F.linear(x, weight, bias)
@@ -95,28 +92,18 @@ class _ConvMixin(QuantizedWeightMixin):
 
 
 class Conv1d(_ConvMixin, torch.nn.Conv1d):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
+    """torch.nn.Conv1d with a possibly packed weight."""
 
 
 class Conv2d(_ConvMixin, torch.nn.Conv2d):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
+    """torch.nn.Conv2d with a possibly packed weight."""
 
 
 class Conv3d(_ConvMixin, torch.nn.Conv3d):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
+    """torch.nn.Conv3d with a possibly packed weight."""
 
 
 class ConvTranspose1d(QuantizedWeightMixin, torch.nn.ConvTranspose1d):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
-
     def forward(self, x: torch.Tensor, output_size=None) -> torch.Tensor:
         weight, bias = self.cast_weight_bias(x.device, x.dtype)
         output_padding = self._output_padding(x, output_size, self.stride, self.padding, self.kernel_size, 1,
@@ -126,30 +113,18 @@ class ConvTranspose1d(QuantizedWeightMixin, torch.nn.ConvTranspose1d):
 
 
 class LayerNorm(QuantizedWeightMixin, torch.nn.LayerNorm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, bias = self.cast_weight_bias(x.device, x.dtype)
         return F.layer_norm(x, self.normalized_shape, weight, bias, self.eps)
 
 
 class GroupNorm(QuantizedWeightMixin, torch.nn.GroupNorm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, bias = self.cast_weight_bias(x.device, x.dtype)
         return F.group_norm(x, self.num_groups, weight, bias, self.eps)
 
 
 class RMSNorm(QuantizedWeightMixin, torch.nn.RMSNorm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, _ = self.cast_weight_bias(x.device, x.dtype)
         return F.rms_norm(x, self.normalized_shape, weight, self.eps)
@@ -157,10 +132,6 @@ class RMSNorm(QuantizedWeightMixin, torch.nn.RMSNorm):
 
 class Embedding(QuantizedWeightMixin, torch.nn.Embedding):
     """Looks up packed rows and unpacks only those (no full dequantization of a large vocabulary)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_patches()
 
     def cast_weight_bias(self, device, dtype):
         weight, _ = super().cast_weight_bias(device, dtype)
