@@ -99,6 +99,21 @@ def load_safetensors(path: str, keys: Optional[Iterable[str]] = None, device: st
         raise CheckpointError(f"Could not read {os.path.basename(path)}: {exc}") from None
 
 
+_CASTABLE = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def cast_floats(state_dict: Mapping[str, torch.Tensor], dtype: Optional[torch.dtype], device=None) -> dict:
+    """Plain float tensors cast to `dtype` (None keeps theirs); fp8, integer and quantized tensors keep their
+    dtype. Every plain tensor moves to `device` when given; tensor subclasses are left to their module."""
+    out = {}
+    for key, value in state_dict.items():
+        if type(value) is torch.Tensor:
+            target = dtype if dtype is not None and value.dtype in _CASTABLE else value.dtype
+            value = value.to(device=device if device is not None else value.device, dtype=target)
+        out[key] = value
+    return out
+
+
 def logical_shape(tensor: torch.Tensor) -> tuple:
     """The shape a tensor stands for: quantized tensors carry it as `logical_shape`."""
     return tuple(getattr(tensor, "logical_shape", tensor.shape))

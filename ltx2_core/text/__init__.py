@@ -6,11 +6,11 @@ from .feature_extractor import FeatureExtractorConfig, TextProjection
 from .gemma import GemmaTextModel, KVCache
 from .gemma_config import GemmaConfig
 from .generate import enhance_prompt, generate, generate_ids
-from .loader import load_gemma, load_text_encoder
+from .loader import TextConnectors, load_gemma, load_text_connectors, load_text_encoder
 from .tokenizer import GemmaTokenizer
 
 __all__ = [
     "ConnectorConfig", "EmbeddingsConnector", "FeatureExtractorConfig", "GemmaConfig", "GemmaTextModel",
-    "GemmaTokenizer", "KVCache", "TextProjection", "EncodeCache", "TextContext", "TextEncoder", "load_gemma",
-    "load_text_encoder", "enhance_prompt", "generate", "generate_ids",
+    "GemmaTokenizer", "KVCache", "TextConnectors", "TextProjection", "EncodeCache", "TextContext", "TextEncoder",
+    "load_gemma", "load_text_connectors", "load_text_encoder", "enhance_prompt", "generate", "generate_ids",
 ]

@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from ..attention import sdpa_attention
-from ..checkpoint import logical_shape
+from ..checkpoint import cast_floats, load_strict, logical_shape
 from ..configs import key_indices, metadata_section, non_positive
 from ..errors import CheckpointError, InputError
 from ..ops import cast_like
@@ -72,6 +72,7 @@ class ConnectorConfig:
             heads=int(pick("num_attention_heads", 30)),
             head_dim=int(pick("attention_head_dim", 128)),
             num_layers=int(pick("num_layers", 2)),
+            num_registers=int(pick("num_learnable_registers", 128)),
             gated=bool(t.get("connector_apply_gated_attention", False)),
             rope_type=str(t.get("rope_type", "interleaved")),
             max_pos=tuple(float(p) for p in t.get("connector_positional_embedding_max_pos", [1])),
@@ -91,9 +92,14 @@ class ConnectorConfig:
         blocks = key_indices(state_dict, "transformer_1d_blocks.")
         gate = state_dict.get("transformer_1d_blocks.0.attn1.to_gate_logits.weight")
         heads = int(logical_shape(gate)[0]) if gate is not None else int(width) // head_dim
-        if not blocks or width % heads:
+        if not blocks:
+            raise CheckpointError("The connector weights have no 'transformer_1d_blocks.*'. Use an LTX-2 / LTX-2.3 "
+                                  "checkpoint.")
+        if heads <= 0 or width % heads:
             raise CheckpointError(
-                f"Connector weights are inconsistent (width {width}, {heads} heads, blocks {blocks})."
+                f"Cannot split the connector width {width} into heads of {head_dim} channels: the file does not "
+                "state its head count. Load it with its `config` metadata (connector_num_attention_heads) or pass "
+                "head_dim."
             )
         values = dict(heads=heads, head_dim=int(width) // heads, num_layers=max(blocks) + 1,
                       num_registers=int(registers), gated=gate is not None)
@@ -171,16 +177,29 @@ def connector_state_dict(checkpoint: Mapping[str, torch.Tensor], stream: str) ->
 
 def build_connector(checkpoint: Mapping[str, torch.Tensor], stream: str, *, metadata: Optional[Mapping] = None,
                     operations=nn, attention_fn=sdpa_attention, device=None, dtype=None) -> EmbeddingsConnector:
-    """A loaded video or audio connector from an LTX checkpoint's tensors."""
-    from ..checkpoint import load_strict
-
+    """A loaded video or audio connector from an LTX checkpoint's tensors. Plain float weights are cast to
+    `dtype` (None keeps the checkpoint's) and moved to `device` (None: where they are)."""
     weights = connector_state_dict(checkpoint, stream)
     if not weights:
         raise CheckpointError(f"The checkpoint has no {stream} embeddings connector ({CONNECTOR_PREFIXES[stream]}*). "
                               "Use a full LTX-2 / LTX-2.3 checkpoint (or its text-connector file).")
-    config = ConnectorConfig.from_state_dict(weights)
-    if metadata:  # the metadata states heads and RoPE settings; the register count is only in the shapes
-        config = replace(ConnectorConfig.from_metadata(metadata, stream), num_registers=config.num_registers)
+    config = connector_config(weights, stream, metadata)
     module = EmbeddingsConnector(config, operations=operations, attention_fn=attention_fn, device="meta", dtype=dtype)
-    load_strict(module, weights, f"LTX {stream} embeddings connector")
+    load_strict(module, cast_floats(weights, dtype), f"LTX {stream} embeddings connector")
     return module.to(device) if device is not None else module
+
+
+def connector_config(weights: Mapping[str, torch.Tensor], stream: str, metadata: Optional[Mapping]) -> ConnectorConfig:
+    """The config of one connector (prefix-free `weights`): the metadata's heads and RoPE settings when given
+    (its register count when it states one, else the shapes'), else everything from the shapes."""
+    if not metadata:
+        return ConnectorConfig.from_state_dict(weights)
+    config = ConnectorConfig.from_metadata(metadata, stream)
+    if "learnable_registers" not in weights:
+        raise CheckpointError(f"The {stream} connector weights have no 'learnable_registers'. Use an LTX-2 / "
+                              "LTX-2.3 checkpoint.")
+    section = metadata_section(metadata, "transformer")
+    stated = any(k in section for k in ("connector_num_learnable_registers", "audio_connector_num_learnable_registers"))
+    if not stated:
+        config = replace(config, num_registers=int(logical_shape(weights["learnable_registers"])[0]))
+    return config

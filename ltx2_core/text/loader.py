@@ -1,62 +1,35 @@
-"""Loading the text encoder: Gemma 3 weights (HF shards, ComfyUI single file, or any tensor mapping such as
-dequantized GGUF) plus the text projection and connectors from an LTX checkpoint.
+"""Loading the text encoder: Gemma 3 weights (HF folder or shards, ComfyUI single file, or any tensor mapping such
+as dequantized GGUF) plus the text projection and connectors from an LTX checkpoint. Files are read through
+`ltx2_core.checkpoint_source.open_checkpoint`.
 
 Everything is built on the meta device and filled with `load_strict`; plain float tensors are cast to
 `dtype`, anything else (fp8, quantized tensor subclasses) is handed to `operations` unchanged.
 """
 
-import glob
-import json
 import os
-from typing import Mapping, Optional, Tuple, Union
+from typing import Mapping, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 
 from ..attention import sdpa_attention
-from ..checkpoint import load_safetensors, load_strict, read_config_metadata, read_safetensors_header
+from ..checkpoint import cast_floats, load_strict
+from ..checkpoint_source import open_checkpoint
 from ..errors import CheckpointError, UnsupportedFormatError
-from .connectors import CONNECTOR_PREFIXES, build_connector
+from .connectors import CONNECTOR_PREFIXES, EmbeddingsConnector, build_connector
 from .encoder import EncodeCache, TextEncoder
-from .feature_extractor import PROJECTION_PREFIX, build_text_projection
+from .feature_extractor import PROJECTION_PREFIX, TextProjection, build_text_projection
 from .gemma import GemmaTextModel
 from .gemma_config import GemmaConfig
 from .keys import gemma_key, gemma_state_dict, gemma_state_dict_from_gguf
 from .tokenizer import SPIECE_KEY, GemmaTokenizer
 
 Source = Union[str, os.PathLike, Mapping[str, torch.Tensor]]
-_CASTABLE = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-def cast_floats(state_dict: Mapping[str, torch.Tensor], dtype: Optional[torch.dtype]) -> dict:
-    """Plain float tensors in `dtype`; fp8, integer and quantized tensors untouched."""
-    if dtype is None:
-        return dict(state_dict)
-    return {k: v.to(dtype) if type(v) is torch.Tensor and v.dtype in _CASTABLE else v for k, v in state_dict.items()}
-
-
-def _safetensors_files(folder: str) -> list:
-    index = sorted(glob.glob(os.path.join(folder, "*.safetensors.index.json")))
-    if index:
-        try:
-            with open(index[0], "r", encoding="utf-8") as handle:
-                weight_map = json.load(handle)["weight_map"]
-        except (OSError, KeyError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"Unreadable shard index {os.path.basename(index[0])}: {exc}") from None
-        files = sorted({os.path.join(folder, name) for name in weight_map.values()})
-        missing = [f for f in files if not os.path.isfile(f)]
-        if missing:
-            raise CheckpointError(f"Gemma shard(s) missing: {', '.join(map(os.path.basename, missing))}. "
-                                  "Download every file listed in the index.")
-        return files
-    files = sorted(glob.glob(os.path.join(folder, "*.safetensors")))
-    if not files:
-        raise CheckpointError(f"No safetensors weights in {folder!r}. Point to the Gemma 3 model folder or file.")
-    return files
 
 
 def read_gemma_tensors(source: Source, device="cpu") -> Tuple[dict, Optional[GemmaConfig]]:
-    """Our-named Gemma tensors from a file, a folder of shards or a mapping, and the config.json config if any."""
+    """Our-named Gemma tensors from a file, a sharded set (folder, index or shard), a folder or a mapping, and
+    the folder's config.json config if any."""
     if isinstance(source, Mapping):
         if any(k.startswith(("blk.", "token_embd.")) for k in source):
             return gemma_state_dict_from_gguf(source), None
@@ -66,17 +39,12 @@ def read_gemma_tensors(source: Source, device="cpu") -> Tuple[dict, Optional[Gem
         raise UnsupportedFormatError(
             f"{os.path.basename(path)} is a GGUF file: load it with the GGUF loader, which passes its tensors here."
         )
-    if os.path.isdir(path):
-        files, config_path = _safetensors_files(path), os.path.join(path, "config.json")
-    elif os.path.isfile(path):
-        files, config_path = [path], os.path.join(os.path.dirname(path), "config.json")
-    else:
+    if not os.path.exists(path):
         raise CheckpointError(f"Gemma weights not found: {path!r}. Check the path in the text-encoder loader.")
-    tensors = {}
-    for file in files:
-        keys = [k for k in read_safetensors_header(file) if k != "__metadata__" and gemma_key(k) is not None]
-        tensors.update(load_safetensors(file, keys=keys, device=str(device)))
-    config = GemmaConfig.from_json_file(config_path) if os.path.isfile(config_path) else None
+    checkpoint = open_checkpoint(path, subfolders=("text_encoder",), what="Gemma 3 text encoder")
+    tensors = checkpoint.load([k for k in checkpoint.keys() if gemma_key(k) is not None], device=device)
+    folder_config = checkpoint.folder_config()
+    config = GemmaConfig.from_hf_dict(folder_config) if folder_config is not None else None
     return gemma_state_dict(tensors), config
 
 
@@ -94,14 +62,45 @@ def load_gemma(
     return model.to(device) if device is not None else model
 
 
-def _ltx_text_tensors(source: Source, device) -> Tuple[dict, Optional[dict]]:
+class TextConnectors(NamedTuple):
+    """The LTX side of the text path: projection of Gemma's hidden states, then one connector per stream."""
+
+    projection: TextProjection
+    video: EmbeddingsConnector
+    audio: EmbeddingsConnector
+
+
+def _ltx_text_tensors(source: Source) -> Tuple[dict, Optional[dict]]:
     prefixes = (PROJECTION_PREFIX, *CONNECTOR_PREFIXES.values(), "video_embeddings_connector.",
                 "audio_embeddings_connector.")
     if isinstance(source, Mapping):
         return {k: v for k, v in source.items() if k.startswith(prefixes)}, None
-    path = os.fspath(source)
-    keys = [k for k in read_safetensors_header(path) if k.startswith(prefixes)]
-    return load_safetensors(path, keys=keys, device=str(device)), read_config_metadata(path)
+    checkpoint = open_checkpoint(source, what="LTX checkpoint")
+    keys = [k for k in checkpoint.keys() if k.startswith(prefixes)]
+    return checkpoint.load(keys), checkpoint.config_metadata()
+
+
+def load_text_connectors(
+    source: Source, *, metadata: Optional[Mapping] = None, num_states: int = 49, operations=nn,
+    attention_fn=sdpa_attention, dtype: Optional[torch.dtype] = None, device=None,
+) -> TextConnectors:
+    """The text projection and the video / audio embeddings connectors alone, from an LTX checkpoint (file,
+    sharded set, folder) or its tensors. `metadata` overrides the file's `config`; `num_states` is the Gemma
+    layer count + 1 (49 for Gemma 3 12B). Float weights are cast to `dtype` (None keeps the file's) on
+    `device` (None: CPU)."""
+    tensors, file_metadata = _ltx_text_tensors(source)
+    metadata = metadata if metadata is not None else file_metadata
+    tensors = cast_floats(tensors, dtype)
+    common = dict(metadata=metadata, operations=operations, device=device, dtype=dtype)
+    projection = build_text_projection(tensors, num_states=num_states, **common)
+    video = build_connector(tensors, "video", attention_fn=attention_fn, **common)
+    audio = build_connector(tensors, "audio", attention_fn=attention_fn, **common)
+    if projection.config.video_dim != video.config.width or projection.config.audio_dim != audio.config.width:
+        raise CheckpointError(
+            f"Text projection widths ({projection.config.video_dim}, {projection.config.audio_dim}) do not match the "
+            f"connectors ({video.config.width}, {audio.config.width}): the files come from different LTX versions."
+        )
+    return TextConnectors(projection, video, audio)
 
 
 def load_text_encoder(
@@ -124,19 +123,9 @@ def load_text_encoder(
             tokenizer = GemmaTokenizer.from_state_dict(gemma_source)
         else:
             tokenizer = GemmaTokenizer.from_file(os.fspath(gemma_source))
-    load_device = "cpu" if device is None else device
-    tensors, file_metadata = _ltx_text_tensors(ltx_checkpoint_source, load_device)
-    metadata = metadata if metadata is not None else file_metadata
-    tensors = cast_floats(tensors, dtype)
-    common = dict(metadata=metadata, operations=operations, device=device, dtype=dtype)
-    projection = build_text_projection(tensors, num_states=gemma.config.num_layers + 1, **common)
-    video = build_connector(tensors, "video", attention_fn=attention_fn, **common)
-    audio = build_connector(tensors, "audio", attention_fn=attention_fn, **common)
-    if projection.config.video_dim != video.config.width or projection.config.audio_dim != audio.config.width:
-        raise CheckpointError(
-            f"Text projection widths ({projection.config.video_dim}, {projection.config.audio_dim}) do not match the "
-            f"connectors ({video.config.width}, {audio.config.width}): the files come from different LTX versions."
-        )
+    projection, video, audio = load_text_connectors(
+        ltx_checkpoint_source, metadata=metadata, num_states=gemma.config.num_layers + 1, operations=operations,
+        attention_fn=attention_fn, dtype=dtype, device=device)
     model_key = None
     if not isinstance(gemma_source, Mapping) and not isinstance(ltx_checkpoint_source, Mapping):
         model_key = (os.path.abspath(os.fspath(gemma_source)), os.path.abspath(os.fspath(ltx_checkpoint_source)))
