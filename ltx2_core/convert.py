@@ -135,8 +135,8 @@ def _gemma_fields(writer, shapes: Dict[str, Tuple[int, ...]], source_dir: str) -
     writer.add_float32(f"{arch}.attention.layer_norm_rms_epsilon", cfg.rms_norm_eps)
     writer.add_uint32(f"{arch}.attention.sliding_window", cfg.sliding_window)
     writer.add_float32(f"{arch}.rope.freq_base", cfg.rope_global_theta)
+    writer.add_string(f"{arch}.rope.scaling.type", "linear" if cfg.rope_global_scaling != 1.0 else "none")
     if cfg.rope_global_scaling != 1.0:
-        writer.add_string(f"{arch}.rope.scaling.type", "linear")
         writer.add_float32(f"{arch}.rope.scaling.factor", cfg.rope_global_scaling)
 
 

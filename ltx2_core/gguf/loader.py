@@ -8,6 +8,7 @@ from llama.cpp's `gemma3.*` fields, or from key shapes.
 
 import json
 import os
+import warnings
 from dataclasses import replace
 from typing import Dict, Optional, Union
 
@@ -15,7 +16,7 @@ import torch
 
 from ..attention import sdpa_attention
 from ..checkpoint import load_safetensors, read_metadata
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UnsupportedFormatError
 from .fp8 import is_scaled_checkpoint, pack_scaled_weights
 from .keys import GEMMA_ARCH, LTXV_ARCH
 from .ops import QuantOps
@@ -95,6 +96,43 @@ def _from_float32(value) -> float:
     return float(f"{float(value):.7g}")
 
 
+# Released Gemma 3 text towers: (layers, width) -> (name, linear RoPE factor of the global layers, as in their
+# config.json; the small ones have no scaling).
+GEMMA3_VARIANTS = {
+    (18, 640): ("Gemma 3 270M", 1.0), (26, 1152): ("Gemma 3 1B", 1.0), (34, 2560): ("Gemma 3 4B", 8.0),
+    (48, 3840): ("Gemma 3 12B", 8.0), (62, 5376): ("Gemma 3 27B", 8.0),
+}
+
+
+def gguf_rope_scaling(file: GGUFFile, layers: int, width: int) -> float:
+    """The global layers' linear RoPE factor a `gemma3` GGUF states (`rope.scaling.type` / `.factor`, or the
+    older `rope.scale_linear`). A file that states none gets the value of the Gemma 3 variant its sizes
+    declare (Gemma 3 12B's when they match no released one), with a warning saying so."""
+    arch = GEMMA_ARCH
+    kind = file.field(f"{arch}.rope.scaling.type")
+    factor = file.field(f"{arch}.rope.scaling.factor", file.field(f"{arch}.rope.scale_linear"))
+    if kind is not None and str(kind) not in ("linear", "none"):
+        raise UnsupportedFormatError(f"{file.name} uses RoPE scaling {kind!r}; only 'linear' (Gemma 3) is "
+                                     "implemented. Use a Gemma 3 GGUF converted with linear RoPE scaling.")
+    if str(kind) == "none":
+        return 1.0
+    if factor is not None:
+        value = _from_float32(factor)
+        if value <= 0:
+            raise CheckpointError(f"{file.name} states a RoPE scaling factor of {value}; it must be positive. "
+                                  "Re-convert the file.")
+        return value
+    name, value = GEMMA3_VARIANTS.get((layers, width), (None, None))
+    if name is None:
+        name, value = "Gemma 3 12B (the LTX-2 text encoder)", GEMMA3_VARIANTS[(48, 3840)][1]
+    warnings.warn(
+        f"{file.name} states no RoPE scaling ({arch}.rope.scaling.*): using {name}'s linear factor {value:g} for "
+        f"the {layers}-layer, {width}-wide {arch} model it declares. Re-convert the file if that is wrong.",
+        UserWarning, stacklevel=3,
+    )
+    return value
+
+
 def gemma_config_from_gguf(file: GGUFFile, state_dict=None):
     """GemmaConfig from llama.cpp `gemma3.*` metadata (sizes, RoPE, window, eps) and the key shapes."""
     from ..text.gemma_config import GemmaConfig, layer_pattern
@@ -115,9 +153,7 @@ def gemma_config_from_gguf(file: GGUFFile, state_dict=None):
         layer_types=base.layer_types if layers == base.num_layers else layer_pattern(layers, 6),
     )
     changes["query_pre_attn_scalar"] = float(changes["head_dim"])
-    scaling_type = file.field(f"{arch}.rope.scaling.type", "linear")
-    factor = _from_float32(file.field(f"{arch}.rope.scaling.factor", base.rope_global_scaling))
-    changes["rope_global_scaling"] = factor if scaling_type == "linear" else 1.0
+    changes["rope_global_scaling"] = gguf_rope_scaling(file, layers, changes["hidden_size"])
     specials = (("bos_token_id", "tokenizer.ggml.bos_token_id"), ("pad_token_id", "tokenizer.ggml.padding_token_id"))
     for field, key in specials:
         value = file.field(key)
