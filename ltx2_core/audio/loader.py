@@ -15,7 +15,8 @@ from typing import Mapping, Optional, Tuple, Union
 
 import torch
 
-from ..checkpoint import load_safetensors, load_strict, read_config_metadata, read_safetensors_header
+from ..checkpoint import load_strict
+from ..checkpoint_source import open_checkpoint
 from ..errors import CheckpointError
 from .audio_vae import AudioVAE
 from .bwe import BandwidthExtendedVocoder
@@ -77,14 +78,13 @@ def _describe(source: Source) -> str:
 def _read(source: Source, key_map_fn, what: str) -> Tuple[dict, Optional[dict]]:
     """(module-key state dict, metadata config or None) of `source`, reading only the needed tensors."""
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        header = read_safetensors_header(path)
-        key_map = key_map_fn(k for k in header if k != "__metadata__")
+        checkpoint = open_checkpoint(source, subfolders=(what.replace(" ", "_").lower(),), what=what)
+        key_map = key_map_fn(checkpoint.keys())
         if not key_map:
             raise CheckpointError(f"{_describe(source)} holds no {what} weights. Pick the LTX-2 checkpoint or the "
                                   f"separate {what} file.")
-        tensors = load_safetensors(path, keys=list(key_map))
-        return {key_map[k]: v for k, v in tensors.items()}, read_config_metadata(path)
+        tensors = checkpoint.load(key_map)
+        return {key_map[k]: v for k, v in tensors.items()}, checkpoint.config_metadata()
     if not isinstance(source, Mapping):
         raise CheckpointError(f"Cannot load the {what} from a {type(source).__name__}; give a path or a state dict.")
     key_map = key_map_fn(source.keys())

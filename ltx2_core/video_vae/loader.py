@@ -1,11 +1,13 @@
-"""Loading the video VAE strictly from a single-file checkpoint, a VAE-only file, or a state dict."""
+"""Loading the video VAE strictly from a single-file checkpoint, a VAE-only file (or sharded set / folder), or a
+state dict."""
 
 import os
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import torch
 
-from ..checkpoint import load_safetensors, load_strict, logical_shape, read_config_metadata, read_safetensors_header
+from ..checkpoint import load_strict, logical_shape
+from ..checkpoint_source import open_checkpoint
 from ..errors import CheckpointError
 from .config import VideoVAEConfig
 from .keys import TIMESTEP_CONDITIONING_KEY, components_present, detect_preset, find_prefix, select
@@ -48,11 +50,10 @@ def load_video_vae(
     """
     metadata = None
     if isinstance(source, (str, os.PathLike)):
-        path = os.fspath(source)
-        header = read_safetensors_header(path)
-        all_shapes = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
-        metadata = read_config_metadata(path)
-        what = os.path.basename(path)
+        checkpoint = open_checkpoint(source, subfolders=("vae",), what="video VAE")
+        all_shapes = checkpoint.shapes()
+        metadata = checkpoint.config_metadata()
+        what = checkpoint.name
     elif isinstance(source, Mapping):
         all_shapes = {k: logical_shape(v) for k, v in source.items()}
         what = "the given state dict"
@@ -78,7 +79,7 @@ def load_video_vae(
     if isinstance(source, Mapping):
         tensors = {name: source[key] for name, key in names.items()}
     else:
-        loaded = load_safetensors(path, keys=list(names.values()))
+        loaded = checkpoint.load(names.values())
         tensors = {name: loaded[key] for name, key in names.items()}
     state = {}
     for name, tensor in tensors.items():
