@@ -196,7 +196,6 @@ class TransformerConfig:
             audio_attention_head_dim=self.audio_head_dim, audio_in_channels=self.audio_in_channels,
             audio_out_channels=self.audio_out_channels, audio_cross_attention_dim=self.audio_cross_attention_dim,
             caption_channels=self.caption_channels if self.caption_channels is not None else 3840,
-            caption_proj_before_connector=self.caption_channels is None,
             apply_gated_attention=self.gated_attention, cross_attention_adaln=self.cross_attention_adaln,
             norm_eps=self.norm_eps, rope_type=self.rope_type, positional_embedding_theta=self.rope_theta,
             frequencies_precision="float64" if self.rope_double_precision else "float32",
@@ -205,6 +204,9 @@ class TransformerConfig:
             timestep_scale_multiplier=self.timestep_scale_multiplier,
             av_ca_timestep_scale_multiplier=self.av_ca_timestep_scale_multiplier,
         )
+        if self.caption_channels is None:  # LTX-2.3: the text projection sits before the connectors
+            section.update(caption_proj_before_connector=True, caption_projection_first_linear=False,
+                           caption_proj_input_norm=False, caption_projection_second_linear=False)
         return {"transformer": section}
 
     # ---------------------------------------------------------------- key shapes
