@@ -74,7 +74,8 @@ class CheckpointSource:
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{self.name}: metadata 'config' is not valid JSON ({exc}). Re-download it.") from None
+            raise CheckpointError(f"{self.name}: metadata 'config' is not valid JSON ({exc}). "
+                                  "Re-download it.") from None
 
     def folder_config(self, name: str = "config.json") -> Optional[dict]:
         """The folder's `config.json` (diffusers / Hugging Face model config), or None when there is none."""
@@ -188,7 +189,7 @@ def _open_shard(path: str, match: "re.Match", what: str) -> CheckpointSource:
         expected = [os.path.join(folder, f"{stem}-{i:05d}-of-{count:05d}.safetensors") for i in range(1, count + 1)]
     missing = [f for f in expected if not os.path.isfile(f)]
     if missing or not os.path.isfile(index):
-        absent = ([os.path.basename(index)] if not os.path.isfile(index) else []) + [os.path.basename(f) for f in missing]
+        absent = [os.path.basename(f) for f in ([] if os.path.isfile(index) else [index]) + missing]
         raise CheckpointError(
             f"{os.path.basename(path)} is one shard of a {len(expected)}-part {what}; missing beside it: "
             f"{', '.join(absent)}. Put the index {os.path.basename(index)} and every shard in one folder, then give "

@@ -81,8 +81,8 @@ def test_diffusers_transformer_shards_load_like_the_single_file(ltx2_transformer
     single, folder, shards = ltx2_transformer
     assert len(shards) >= 3
     reference = load_transformer(single)
-    for given in (folder, os.path.dirname(folder), os.path.join(folder, "diffusion_pytorch_model.safetensors.index.json"),
-                  shards[1]):
+    index = os.path.join(folder, "diffusion_pytorch_model.safetensors.index.json")
+    for given in (folder, os.path.dirname(folder), index, shards[1]):
         loaded = load_transformer(given)
         assert loaded.config == reference.config, given
         assert_same_weights(loaded, reference)
@@ -220,7 +220,8 @@ def test_vocoder_from_a_sharded_subfolder(tmp_path):
 
     meta = {"vocoder": dict(upsample_initial_channel=16, upsample_rates=[2, 2], upsample_kernel_sizes=[4, 4],
                             resblock="1", stereo=True, resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3, 5]])}
-    state = {k: v.detach() for k, v in randomized(Vocoder(VocoderConfig.from_metadata(meta)), seed=2).state_dict().items()}
+    vocoder = randomized(Vocoder(VocoderConfig.from_metadata(meta)), seed=2)
+    state = {k: v.detach() for k, v in vocoder.state_dict().items()}
     save_file({"vocoder." + k: v.contiguous() for k, v in state.items()}, str(tmp_path / "ltx.safetensors"),
               metadata={"config": json.dumps(meta)})
     assert len(write_sharded(state, str(tmp_path / "pipe" / "vocoder"), "diffusion_pytorch_model", 4_000)) >= 2

@@ -42,8 +42,8 @@ def official_file(path, version):
                       ConnectorConfig(heads=config.audio_heads, head_dim=config.audio_head_dim, num_layers=1,
                                       num_registers=REGISTERS, gated=True)]
     video, audio = (randomized(EmbeddingsConnector(c), seed) for c, seed in zip(connectors, (1, 2)))
-    modules = {"transformer": randomized(LTX2Transformer(config), 0), "projection": randomized(TextProjection(projection), 3),
-               "video": video, "audio": audio}
+    modules = {"transformer": randomized(LTX2Transformer(config), 0),
+               "projection": randomized(TextProjection(projection), 3), "video": video, "audio": audio}
     section = config.to_metadata()["transformer"]
     section.update(connector_num_attention_heads=video.config.heads, connector_attention_head_dim=video.config.head_dim,
                    connector_num_layers=video.config.num_layers, connector_positional_embedding_max_pos=[4096],

@@ -113,9 +113,9 @@ def load_transformer(
     diffusers-named transformer-only file), a sharded set (its folder, index file or a shard with its
     siblings), a diffusers model folder, or a state dict in any of these layouts. The config comes
     from `config`, else the file's metadata, else the key shapes (with a diffusers folder's config.json
-    for head dims and RoPE settings); `overrides` then replaces single fields (e.g. `cross_modulation`). `dtype` casts the weights (None keeps
-    the checkpoint's dtypes). Scaled-FP8 weights (official `-fp8` files) are dequantized to `dtype`
-    (bfloat16 when None).
+    for head dims and RoPE settings); `overrides` then replaces single fields (e.g. `cross_modulation`).
+    `dtype` casts the weights (None keeps the checkpoint's dtypes). Scaled-FP8 weights (official `-fp8`
+    files) are dequantized to `dtype` (bfloat16 when None).
     """
     folder_config = None
     if isinstance(source, Mapping):
