@@ -24,9 +24,10 @@ def randomized(module, seed=0):
     return module
 
 
-def write_sharded(state, folder, stem, max_bytes):
+def write_sharded(state, folder, stem, max_bytes, metadata=None):
     """Split `state` into `<stem>-0000i-of-0000n.safetensors` shards of at most ~`max_bytes` (in key order)
-    plus `<stem>.safetensors.index.json`, as Hugging Face / diffusers write them. Returns the shard paths."""
+    plus `<stem>.safetensors.index.json`, as Hugging Face / diffusers write them; `metadata` goes into the
+    first shard's header. Returns the shard paths."""
     os.makedirs(folder, exist_ok=True)
     groups, size = [[]], 0
     for key, tensor in state.items():
@@ -38,8 +39,9 @@ def write_sharded(state, folder, stem, max_bytes):
         size += nbytes
     names = [f"{stem}-{i + 1:05d}-of-{len(groups):05d}.safetensors" for i in range(len(groups))]
     weight_map = {}
-    for name, keys in zip(names, groups):
-        save_file({k: state[k].contiguous() for k in keys}, os.path.join(folder, name), metadata={"format": "pt"})
+    for number, (name, keys) in enumerate(zip(names, groups)):
+        header = {"format": "pt", **((metadata or {}) if number == 0 else {})}
+        save_file({k: state[k].contiguous() for k in keys}, os.path.join(folder, name), metadata=header)
         weight_map.update({k: name for k in keys})
     total = sum(t.numel() * t.element_size() for t in state.values())
     with open(os.path.join(folder, f"{stem}.safetensors.index.json"), "w", encoding="utf-8") as handle:

@@ -126,3 +126,23 @@ def test_transformer_overrides(tmp_path):
         load_transformer(str(path), overrides={"num_layers": "2"})
     with pytest.raises(CheckpointError, match="unexpected key"):  # a structural change no longer fits the weights
         load_transformer(str(path), overrides={"num_layers": 1})
+
+
+def test_sharded_official_checkpoint_loads_like_the_single_file(tmp_path):
+    from safetensors import safe_open
+
+    from test_checkpoint_source import write_sharded
+
+    single = tmp_path / "ltx.safetensors"
+    official_file(single, "2.3")
+    with safe_open(str(single), "pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        metadata = handle.metadata()
+    shards = write_sharded(tensors, str(tmp_path / "sharded"), "model", max_bytes=60_000, metadata=metadata)
+    assert len(shards) >= 3
+    reference, loaded = load_text_connectors(str(single), num_states=NUM_STATES), load_text_connectors(
+        str(tmp_path / "sharded"), num_states=NUM_STATES)
+    for a, b in zip(reference, loaded):
+        assert a.config == b.config and same(a, b)
+    transformer, sharded = load_transformer(str(single)), load_transformer(shards[-1])
+    assert transformer.config == sharded.config and same(transformer, sharded)

@@ -15,7 +15,6 @@ from typing import Dict, Optional, Union
 import torch
 
 from ..attention import sdpa_attention
-from ..checkpoint import load_safetensors, read_metadata
 from ..errors import CheckpointError, UnsupportedFormatError
 from .fp8 import is_scaled_checkpoint, pack_scaled_weights
 from .keys import GEMMA_ARCH, LTXV_ARCH
@@ -68,15 +67,17 @@ def load_transformer_scaled(
     path: PathLike, *, operations=QuantOps, attention_fn=sdpa_attention, dtype: torch.dtype = torch.bfloat16,
     device: Union[str, torch.device] = "cpu", config=None,
 ):
-    """An LTX-2 transformer from an fp8 / int8 scaled safetensors file, weights kept packed."""
+    """An LTX-2 transformer from an fp8 / int8 scaled safetensors checkpoint (file, sharded set or folder),
+    weights kept packed."""
+    from ..checkpoint_source import open_checkpoint
     from ..transformer.config import TransformerConfig
     from ..transformer.loader import load_transformer
 
-    path = os.fspath(path)
-    metadata = read_metadata(path)
-    tensors = load_safetensors(path)
+    source = open_checkpoint(path, subfolders=("transformer",), what="LTX-2 transformer")
+    metadata = dict(source.metadata)
+    tensors = source.load()
     if config is None:
-        meta = _config_json(metadata, os.path.basename(path))
+        meta = _config_json(metadata, source.name)
         if meta is not None and "transformer" in meta:
             config = TransformerConfig.from_metadata(meta)
     state = pack_scaled_weights(tensors, metadata, dtype=dtype)
@@ -189,10 +190,10 @@ def is_quantized_checkpoint(path: PathLike) -> bool:
     path = os.fspath(path)
     if path.endswith(".gguf"):
         return True
-    from ..checkpoint import read_safetensors_header
+    from ..checkpoint_source import open_checkpoint
 
-    header = read_safetensors_header(path)
-    return is_scaled_checkpoint({k: _HeaderDtype(v.get("dtype")) for k, v in header.items() if k != "__metadata__"})
+    dtypes = open_checkpoint(path, subfolders=("transformer",)).dtypes()
+    return is_scaled_checkpoint({k: _HeaderDtype(v) for k, v in dtypes.items()})
 
 
 class _HeaderDtype:
