@@ -35,17 +35,36 @@ def test_hifigan_matches_ltx_core(dtype, tol):
     assert max_rel(a, b) <= tol
 
 
-@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+def _reference_filter(dtype):
+    """ltx-core's Hann-sinc skip filter as it comes out when the reference is built in `dtype`
+    (its filter follows torch's default dtype)."""
+    from ltx_core.model.audio_vae.vocoder import UpSample1d
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        return UpSample1d(ratio=3, persistent=False, window_type="hann").filter
+    finally:
+        torch.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-12)])
 def test_bigvgan_bwe_matches_ltx_core(dtype, tol):
     ref, ours = _pair(TINY_BIGVGAN, dtype)
     assert isinstance(ours, BandwidthExtendedVocoder) and ours.output_sample_rate == 48000
-    ref.resampler.filter = ref.resampler.filter.to(dtype)  # non-persistent, built in float32 by both sides
+    ref.resampler.filter = _reference_filter(dtype)
+    assert ref.resampler.filter.dtype == dtype
     mel = torch.randn(1, 2, 3, 64, generator=torch.Generator().manual_seed(0)).to(dtype)
     with torch.no_grad():
         a, b = ref(mel), ours(mel)
     assert b.shape == a.shape == (1, 2, 3 * 480)
     assert 0.01 < a.abs().max() < 0.99  # neither silent nor clipped
     assert max_rel(a, b) <= tol
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bwe_skip_filter_is_built_in_the_working_dtype(dtype):
+    assert torch.equal(hann_sinc_upsample_filter(3, dtype=dtype), _reference_filter(dtype).view(-1))
 
 
 def test_bwe_runs_in_float32_for_bfloat16_input():

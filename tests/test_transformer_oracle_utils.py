@@ -61,7 +61,7 @@ def to_ltx_modality(m: Optional[ModalityInput]):
         return None
     mask = None if m.context_mask is None else m.context_mask.long()
     return Modality(latent=m.latent, sigma=m.sigma, timesteps=m.timesteps, positions=m.positions,
-                    context=m.context, context_mask=mask, attention_mask=m.attention_mask)
+                    context=m.context, context_mask=mask, attention_mask=m.attention_mask, enabled=m.enabled)
 
 
 def to_ltx_perturbations(p: Perturbations):

@@ -18,7 +18,7 @@ from .config import VocoderConfig
 from .hifigan import MelGenerator
 from .mel import LOG_FLOOR
 from .resample import hann_sinc_upsample_filter, upsample_replicate
-from .vocoder import Vocoder
+from .vocoder_base import VocoderModule
 
 
 class _STFTBases(nn.Module):
@@ -52,7 +52,7 @@ class CausalLogMel(nn.Module):
         return mel.reshape(b, c, mel.shape[1], mel.shape[2])  # (B, C, M, T)
 
 
-class BandwidthExtendedVocoder(Vocoder):
+class BandwidthExtendedVocoder(VocoderModule):
     """BigVGAN-v2 base vocoder + BWE generator + causal mel + sinc skip; output at `bwe.output_sample_rate`."""
 
     def __init__(self, config: VocoderConfig, *, operations=nn, device=None, dtype=None):

@@ -8,7 +8,7 @@ from torch import nn
 
 from .bigvgan import Activation1d, AMPBlock1, residual_conv_pairs
 from .config import GeneratorConfig, VocoderConfig
-from .vocoder import Vocoder, stack_stereo_mel
+from .vocoder_base import VocoderModule, stack_stereo_mel
 
 LRELU_SLOPE = 0.1
 POST_LRELU_SLOPE = 0.01  # the final activation is LeakyReLU with torch's default slope
@@ -29,7 +29,7 @@ class ResBlock1(nn.Module):
         return x
 
 
-class MelGenerator(Vocoder):
+class MelGenerator(VocoderModule):
     """conv_pre -> per stage: upsample (ConvTranspose1d) + mean of residual blocks -> conv_post.
 
     Accepts a `VocoderConfig` (uses its base generator) or a `GeneratorConfig`.

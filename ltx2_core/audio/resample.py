@@ -60,11 +60,13 @@ def resample(waveform: torch.Tensor, orig_sample_rate: int, new_sample_rate: int
 def hann_sinc_upsample_filter(ratio: int, *, device=None, dtype=torch.float32) -> torch.Tensor:
     """Single transposed-conv filter (2 * width * ratio + 1,) for integer upsampling by `ratio`.
 
-    Built in float32 exactly as the LTX-2.3 reference builds its (non-persistent) skip filter, then cast.
+    Built on the CPU in the working dtype (float64 for float64, else float32, as the LTX-2.3 reference builds
+    its non-persistent skip filter), then moved to `device` / `dtype`.
     """
+    work = _work_dtype(dtype)
     width = math.ceil(LOWPASS_WIDTH / ROLLOFF)
     size = 2 * width * ratio + 1
-    t = (torch.arange(size, dtype=torch.float32) / ratio - width) * ROLLOFF
+    t = (torch.arange(size, dtype=work) / ratio - width) * ROLLOFF
     window = torch.cos(t.clamp(-LOWPASS_WIDTH, LOWPASS_WIDTH) * math.pi / LOWPASS_WIDTH / 2) ** 2
     taps = torch.sinc(t) * window * ROLLOFF / ratio
     return taps.to(device=device, dtype=dtype)

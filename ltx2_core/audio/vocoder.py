@@ -2,37 +2,31 @@
 
 `Vocoder(config, ...)` returns a `MelGenerator` (LTX-2 HiFi-GAN, 24 kHz) when the config has no
 bandwidth extension, else a `BandwidthExtendedVocoder` (LTX-2.3 BigVGAN-v2 + BWE, 48 kHz). Both are
-`Vocoder` instances with `output_sample_rate` and `forward(mel)`; their state-dict keys equal the
-official `vocoder.*` tensors with that one prefix removed.
+`Vocoder` instances (every `VocoderModule` is) with `output_sample_rate` and `forward(mel)`; their
+state-dict keys equal the official `vocoder.*` tensors with that one prefix removed.
+
+Dependencies run one way: vocoder_base <- hifigan <- bwe <- vocoder.
 """
 
-import torch
+import abc
+
 from torch import nn
 
-from ..errors import InputError
+from .bwe import BandwidthExtendedVocoder
+from .config import VocoderConfig
+from .hifigan import MelGenerator
+from .vocoder_base import VocoderModule
 
 
-class Vocoder(nn.Module):
-    """Base class and factory of the vocoders (see the module docstring)."""
+class Vocoder(abc.ABC):
+    """Factory of the vocoders and their common type (see the module docstring)."""
 
-    output_sample_rate: int
+    def __new__(cls, config: VocoderConfig, *, operations=nn, device=None, dtype=None) -> VocoderModule:
+        if not isinstance(config, VocoderConfig):
+            raise TypeError(f"Vocoder(config, ...) needs a VocoderConfig, got {type(config).__name__}.")
+        kind = BandwidthExtendedVocoder if config.bwe is not None else MelGenerator
+        return kind(config, operations=operations, device=device, dtype=dtype)
 
-    def __new__(cls, config=None, *args, **kwargs):
-        if cls is Vocoder:
-            if config is None:
-                raise TypeError("Vocoder(config, ...) needs a VocoderConfig.")
-            if getattr(config, "bwe", None) is not None:
-                from .bwe import BandwidthExtendedVocoder as cls
-            else:
-                from .hifigan import MelGenerator as cls
-        return super().__new__(cls)
-
-
-def stack_stereo_mel(mel: torch.Tensor, in_channels: int) -> torch.Tensor:
-    """(B, 2, T, M) log-mel -> (B, 2 * M, T) with channel index s * M + m (left first)."""
-    if mel.dim() != 4 or mel.shape[1] * mel.shape[3] != in_channels:
-        raise InputError(
-            f"Vocoder input must be a stereo log-mel (batch, 2, frames, {in_channels // 2}), got {tuple(mel.shape)}."
-        )
-    b, s, t, m = mel.shape
-    return mel.transpose(2, 3).reshape(b, s * m, t)  # (B, S, M, T) -> (B, S*M, T)
+    @classmethod
+    def __subclasshook__(cls, other: type):
+        return True if issubclass(other, VocoderModule) else NotImplemented

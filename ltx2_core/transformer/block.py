@@ -53,6 +53,7 @@ class StreamState:
     cross_rope: Optional[Rope] = None
     cross_scale_shift: Optional[Modulation] = None  # 4 rows
     cross_gate: Optional[Modulation] = None  # 1 row
+    enabled: bool = True  # False: the stream's tokens pass the block unchanged (see ModalityInput.enabled)
 
 
 Keep = Union[None, bool, torch.Tensor]
@@ -131,15 +132,17 @@ class TransformerBlock(nn.Module):
         audio: Optional[StreamState], keeps: Tuple[Keep, Keep, Keep, Keep],
     ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """keeps: (video self-attn, audio self-attn, a2v, v2a), see `Perturbations.keep`."""
-        if vx is not None:
+        run_v = vx is not None and video.enabled
+        run_a = ax is not None and audio.enabled
+        if run_v:
             vx = self._self_and_text(vx, video, keeps[0], "")
-        if ax is not None:
+        if run_a:
             ax = self._self_and_text(ax, audio, keeps[1], "audio_")
-        if vx is not None and ax is not None and vx.shape[1] and ax.shape[1]:
-            vx, ax = self._exchange(vx, ax, video, audio, keeps[2], keeps[3])
-        if vx is not None:
+        if (run_v or run_a) and vx is not None and ax is not None and vx.shape[1] and ax.shape[1]:
+            vx, ax = self._exchange(vx, ax, video, audio, keeps[2] if run_v else False, keeps[3] if run_a else False)
+        if run_v:
             vx = self._ffn(vx, video, "")
-        if ax is not None:
+        if run_a:
             ax = self._ffn(ax, audio, "audio_")
         return vx, ax
 

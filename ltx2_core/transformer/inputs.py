@@ -26,6 +26,9 @@ class ModalityInput:
     context: (B, L, D_ctx) text context after the text connectors.
     context_mask: (B, L) bool/0-1 (True = attend) or None.
     attention_mask: (B, T, T) self-attention weights in [0, 1] (1 = full attention) or None.
+    enabled: False keeps the stream in the pass without denoising it: its tokens skip self-attention, text
+        cross-attention, the FFNs and what the other stream sends them, yet the other stream still attends
+        to them; its output is the final projection of its unchanged tokens (as ltx-core's `Modality.enabled`).
     """
 
     latent: torch.Tensor
@@ -35,8 +38,11 @@ class ModalityInput:
     context: torch.Tensor
     context_mask: Optional[torch.Tensor] = None
     attention_mask: Optional[torch.Tensor] = None
+    enabled: bool = True
 
     def validate(self, name: str, n_axes: int) -> None:
+        if not isinstance(self.enabled, bool):
+            raise InputError(f"{name}.enabled must be True or False, got {self.enabled!r}.")
         if self.latent.ndim != 3:
             raise InputError(f"{name}.latent must be (B, T, C) tokens, got shape {tuple(self.latent.shape)}.")
         batch, tokens = self.latent.shape[:2]

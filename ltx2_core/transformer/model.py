@@ -92,7 +92,7 @@ class LTX2Transformer(nn.Module):
                                    rope_type=c.rope_type, theta=c.rope_theta,
                                    double_precision=c.rope_double_precision, dtype=dtype)
         state = StreamState(modulation=modulation, context=context, context_mask=context_mask, self_mask=self_mask,
-                            rope=rope, prompt=prompt)
+                            rope=rope, prompt=prompt, enabled=m.enabled)
         return state, embedded
 
     def _cross(self, state: StreamState, m: ModalityInput, other: ModalityInput, prefix: str, heads: int,
