@@ -142,8 +142,7 @@ def check_finite(tensor: Optional[torch.Tensor], stage: str) -> None:
     if tensor is None or not tensor.is_floating_point():
         return
     if not bool(torch.isfinite(tensor).all()):
-        raise NonFiniteError(f"{stage} produced NaN/Inf values (a numerical overflow, typical of float16): "
-                             f"{DTYPE_FIX}.")
+        raise NonFiniteError(f"{stage}: NaN/Inf values (a numerical overflow, typical of float16): {DTYPE_FIX}.")
 
 
 def check_request(*, width, height, frames, fps, steps=None, seed=0, batch_size=1, two_stage=False,
