@@ -146,12 +146,7 @@ def _run_generate(args) -> None:
     if args.two_stage and args.upsampler is None:
         raise InputError("--two-stage needs --upsampler PATH (the spatial x2 upscaler).")
     loras = [_parse_lora(spec) for spec in args.lora]
-    parts = load_components(
-        args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
-        distilled_lora=args.distilled_lora, loras=loras, distilled=args.distilled,
-        dtype=getattr(torch, args.dtype), device=args.device,
-    )
-    inputs = []
+    inputs = []  # media files are read (and refused when unreadable) before the models load
     for path, frame, strength in images:
         pixels, _ = read_video(path, max_frames=args.frames)
         usable = (pixels.shape[1] - 1) // 8 * 8 + 1  # a clip is cut to 8k+1 frames
@@ -159,6 +154,11 @@ def _run_generate(args) -> None:
     audio = None
     if args.audio is not None:  # kept as given (rate, channels): the VAE resamples for itself
         audio = AudioInput(*read_audio_as_given(args.audio))
+    parts = load_components(
+        args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
+        distilled_lora=args.distilled_lora, loras=loras, distilled=args.distilled,
+        dtype=getattr(torch, args.dtype), device=args.device,
+    )
     guidance = None
     if args.video_cfg is not None or args.audio_cfg is not None or args.stg_blocks is not None:
         guidance = _guidance_overrides(parts, args)

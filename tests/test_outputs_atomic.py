@@ -194,3 +194,24 @@ def test_interrupted_conversion_leaves_the_old_output(tmp_path):
     assert dst.read_bytes() == OLD and sorted(os.listdir(tmp_path)) == ["model.gguf", "model.safetensors"]
     convert(str(src), str(dst), "Q8_0")
     assert dst.read_bytes()[:4] == b"GGUF" and sorted(os.listdir(tmp_path)) == ["model.gguf", "model.safetensors"]
+
+
+def test_ctrl_c_in_the_cli_exits_130_and_keeps_the_old_file(tmp_path):
+    """`demo` interrupted after its first denoising step (read from its progress bar): exit status 130, a
+    one-line notice, the old output untouched."""
+    path = _old_file(tmp_path)
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS="1")
+    child = subprocess.Popen([sys.executable, "-m", "ltx2_core", "demo", "--out", str(path), "--steps", "1000",
+                              "--width", "64", "--height", "64", "--frames", "9"], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+    seen, deadline = b"", time.time() + 120
+    try:
+        while b"step 1/1000" not in seen and time.time() < deadline and child.poll() is None:
+            seen += os.read(child.stderr.fileno(), 4096)
+        assert b"step 1/1000" in seen, seen
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 130 and err.decode().strip().splitlines()[-1] == "interrupted"
+    assert b"Wrote" not in out and path.read_bytes() == OLD and os.listdir(tmp_path) == ["clip.mp4"]
