@@ -134,6 +134,8 @@ SMALL = dict(width=64, height=64, frames=9, steps=1, seed=1, guidance=DEMO_GUIDA
     (dict(fps=0.0), "fps 0.0 is out of range"),
     (dict(images=[VideoInput(torch.full((3, 1, 64, 64), 200.0))]), r"images\[0\] pixels span 200..200"),
     (dict(images=[VideoInput(torch.zeros(3, 1, 64, 64), strength=1.5)]), r"images\[0\] strength 1.5 is out of range"),
+    (dict(images=[VideoInput(torch.zeros(3, 1, 64, 64), frame_index=9)]),
+     r"images\[0\] frame_index 9 is out of range: use 0..8"),
     (dict(guidance=Guidance(GuidanceParams(cfg=-1.0), GuidanceParams())), "video cfg -1.0 is out of range"),
     (dict(guidance=Guidance(GuidanceParams(), GuidanceParams(rescale=2.0))), "audio rescale 2.0 is out of range"),
     (dict(audio=AudioInput(torch.full((2, 8000), math.nan), 16000)), "NaN or Inf samples"),

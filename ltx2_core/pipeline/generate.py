@@ -24,7 +24,7 @@ import torch
 
 from ..errors import InputError
 from ..validation import (
-    check_finite, check_fps, check_guidance, check_pixels, check_seed, check_steps, check_strength,
+    check_finite, check_fps, check_frame_index, check_guidance, check_pixels, check_seed, check_steps, check_strength,
 )
 from .denoise import Callback, TextContext
 from .guidance import LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance
@@ -269,7 +269,7 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
               steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
               decode_tiling, batch_passes) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
-    _check_arguments(seeds, fps, steps, guidance, images, audio)
+    _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
     config = getattr(parts.upsampler, "config", None) if two_stage and not audio_only else None
     spatial_x2 = config is None or (config.spatial_upsample and not config.temporal_upsample
                                     and float(config.spatial_scale) == 2.0)
@@ -353,7 +353,7 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
     ]
 
 
-def _check_arguments(seeds, fps, steps, guidance, images, audio) -> None:
+def _check_arguments(seeds, frames, fps, steps, guidance, images, audio) -> None:
     """The numeric arguments of a generation (ltx2_core.validation rules)."""
     for seed in seeds:
         check_seed(seed)
@@ -364,6 +364,8 @@ def _check_arguments(seeds, fps, steps, guidance, images, audio) -> None:
     for index, given in enumerate(images):
         if isinstance(given, VideoInput):
             check_strength(given.strength, f"images[{index}] strength")
+            if isinstance(frames, int):
+                check_frame_index(given.frame_index, frames, f"images[{index}] frame_index")
             if given.pixels is not None:
                 check_pixels(given.pixels, f"images[{index}]")
     if audio is not None:
