@@ -56,7 +56,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run a tiny random-weight model end to end (output is noise)")
-    demo.add_argument("--out", required=True, help="output .mp4 path")
+    demo.add_argument("--out", required=True, help="output video (.mp4, .mkv or .webm)")
     demo.add_argument("--prompt", default="a red fox runs through snow")
     demo.add_argument("--width", type=int, default=256)
     demo.add_argument("--height", type=int, default=192)
@@ -71,13 +71,14 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--text-encoder", required=True, help="Gemma 3 folder or file")
     gen.add_argument("--prompt", required=True)
     gen.add_argument("--negative-prompt", default=None)
-    gen.add_argument("--out", required=True, help="output .mp4 (.wav with --audio-only)")
+    gen.add_argument("--out", required=True,
+                     help="output video: .mp4, .mkv or .webm (audio only: .wav or .flac); written atomically")
     gen.add_argument("--width", type=int, default=768)
     gen.add_argument("--height", type=int, default=512)
     gen.add_argument("--frames", type=int, default=121)
     gen.add_argument("--fps", type=float, default=24.0)
     gen.add_argument("--steps", type=int, default=None, help="default: 40 (LTX-2) / 30 (LTX-2.3); 8 if distilled")
-    gen.add_argument("--seed", type=int, default=10)
+    gen.add_argument("--seed", type=int, default=10, help="0 to 2^64 - 1")
     gen.add_argument("--batch-size", type=int, default=1,
                      help="clips generated together; clip i uses seed + i and is written to OUT_i.mp4")
     gen.add_argument("--distilled", action="store_true", help="the checkpoint is a distilled model")
@@ -115,7 +116,10 @@ def _run_demo(args) -> None:
     import torch
 
     from .pipeline.demo import NOISE_NOTICE, run_demo
+    from .pipeline.request import check_request
 
+    check_request(width=args.width, height=args.height, frames=args.frames, fps=args.fps, steps=args.steps,
+                  seed=args.seed, two_stage=args.two_stage, out=args.out)
     print(NOISE_NOTICE, file=sys.stderr)
     torch.set_num_threads(1)  # the toy model's ops are too small to gain from threads
     path = run_demo(args.out, args.prompt, args.width, args.height, args.frames, args.fps, args.steps, args.seed,
@@ -128,42 +132,33 @@ def _run_generate(args) -> None:
 
     from .errors import InputError
     from .pipeline.generate import generate, load_components
-    from .pipeline.latents import latent_shape, validate_file
-    from .pipeline.two_stage import AudioInput, VideoInput, stage1_geometry
-    from .pipeline.video_io import read_audio, read_video, write_mp4
+    from .pipeline.two_stage import AudioInput, VideoInput
+    from .pipeline.video_io import read_audio_as_given, read_video, write_audio, write_video
+    from .pipeline.request import check_request
 
     # Check everything cheap before loading tens of gigabytes.
-    latent_shape(args.width, args.height, args.frames, args.fps)
-    if args.two_stage:
-        stage1_geometry(_upsampler_config(args.upsampler), args.width, args.height, args.frames, args.fps)
-    if args.batch_size < 1:
-        raise InputError(f"--batch-size {args.batch_size} is invalid: use 1 or more.")
     images = [_parse_image(spec) for spec in args.image]
-    for path, frame, _ in images:
-        validate_file(path, "Image")
-        if not 0 <= frame < args.frames:
-            raise InputError(f"--image frame {frame} is out of range: use 0..{args.frames - 1}.")
-    if args.audio is not None:
-        validate_file(args.audio, "Audio file")
+    check_request(width=args.width, height=args.height, frames=args.frames, fps=args.fps, steps=args.steps,
+                  seed=args.seed, batch_size=args.batch_size, two_stage=args.two_stage,
+                  upsampler_config=_upsampler_config(args.upsampler) if args.two_stage else None, images=images,
+                  audio=args.audio, audio_only=args.audio_only, out=args.out,
+                  cfgs=(("--video-cfg", args.video_cfg), ("--audio-cfg", args.audio_cfg)))
     if args.two_stage and args.upsampler is None:
         raise InputError("--two-stage needs --upsampler PATH (the spatial x2 upscaler).")
-    if args.audio_only and not args.out.endswith(".wav"):
-        raise InputError("--audio-only writes audio: give an --out path ending in .wav.")
     loras = [_parse_lora(spec) for spec in args.lora]
-    parts = load_components(
-        args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
-        distilled_lora=args.distilled_lora, loras=loras, distilled=args.distilled,
-        dtype=getattr(torch, args.dtype), device=args.device,
-    )
-    inputs = []
+    inputs = []  # media files are read (and refused when unreadable) before the models load
     for path, frame, strength in images:
         pixels, _ = read_video(path, max_frames=args.frames)
         usable = (pixels.shape[1] - 1) // 8 * 8 + 1  # a clip is cut to 8k+1 frames
         inputs.append(VideoInput(pixels[:, :usable], frame_index=frame, strength=strength))
     audio = None
-    if args.audio is not None:
-        rate = parts.audio_vae.config.sample_rate
-        audio = AudioInput(read_audio(args.audio, rate), rate)
+    if args.audio is not None:  # kept as given (rate, channels): the VAE resamples for itself
+        audio = AudioInput(*read_audio_as_given(args.audio))
+    parts = load_components(
+        args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
+        distilled_lora=args.distilled_lora, loras=loras, distilled=args.distilled,
+        dtype=getattr(torch, args.dtype), device=args.device,
+    )
     guidance = None
     if args.video_cfg is not None or args.audio_cfg is not None or args.stg_blocks is not None:
         guidance = _guidance_overrides(parts, args)
@@ -178,11 +173,9 @@ def _run_generate(args) -> None:
     for index, clip in enumerate(clips):
         out = args.out if len(clips) == 1 else f"{stem}_{index}{ext}"
         if args.audio_only:
-            from .pipeline.video_io import write_wav
-
-            write_wav(out, clip.audio, clip.sample_rate)
+            write_audio(out, clip.audio, clip.sample_rate)
         else:
-            write_mp4(out, clip.video, clip.fps, clip.audio, clip.sample_rate)
+            write_video(out, clip.video, clip.fps, clip.audio, clip.sample_rate)
         print(f"Wrote {os.path.abspath(out)}")
 
 

@@ -12,7 +12,9 @@ tokenizer vocabulary when an embedded `spiece_model` or `--tokenizer` is given).
 Only 2-D weights with more than `--min-elements` values and rows divisible by 32 are quantized;
 1-D tensors, small tensors and the AdaLN scale-shift tables are stored as F32, anything else keeps
 its float type (BF16 / F16 / F32; fp8 inputs are dequantized with their scales and stored as BF16).
-Tensors are read, quantized and written one at a time.
+Tensors are read, quantized and written one at a time, into a temporary file beside the output that
+replaces it only when complete. The command line checks the paths before reading anything: an existing
+output needs `--force`; errors are one line with exit status 2.
 """
 
 import argparse
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 from safetensors import safe_open
 
+from .atomic import atomic_output
 from .checkpoint import read_metadata, read_safetensors_header
 from .errors import CheckpointError, InputError, LTX2Error
 from .gguf import keys
@@ -31,6 +34,7 @@ from .gguf.fp8 import DROPPED_SUFFIXES, MARKER_KEYS, SCALE_SUFFIXES, pack_scaled
 from .gguf.quantize import QUANTIZERS, quantize
 from .gguf.reader import ORIG_SHAPE_PREFIX
 from .gguf.tokenizer import decode_model_pieces, describe_model
+from .validation import check_output
 
 MIN_QUANT_ELEMENTS = 1024
 HIGH_PRECISION_KEYS = ("scale_shift_table",)
@@ -202,22 +206,25 @@ def convert(
             byte_shape = (*stored[:-1], stored[-1] // block * size)
             writer.add_tensor_info(name, byte_shape, np.dtype(np.uint8), int(np.prod(byte_shape)), raw_dtype=raw)
     counts: Dict[str, int] = {}
-    writer.write_header_to_file(path=dst)
-    writer.write_kv_data_to_file()
-    writer.write_ti_data_to_file()
-    for key, name, kind, shape in plan:
-        tensor = source.tensor(key)
-        if kind not in ("BF16", "F16"):
-            tensor = tensor.to(torch.float32)
-        if arch == keys.GEMMA_ARCH and name.endswith("norm.weight"):
-            tensor = tensor.to(torch.float32) + keys.GEMMA_NORM_SHIFT
-        if len(shape) > 4:
-            tensor = tensor.reshape(shape[0], -1)
-        writer.write_tensor_data(_encode(tensor, kind))
-        counts[kind] = counts.get(kind, 0) + 1
-        if log is not None:
-            log(f"{name:<72} {str(tuple(shape)):<20} -> {kind}")
-    writer.close()
+    with atomic_output(dst) as temp:
+        try:
+            writer.write_header_to_file(path=temp)
+            writer.write_kv_data_to_file()
+            writer.write_ti_data_to_file()
+            for key, name, kind, shape in plan:
+                tensor = source.tensor(key)
+                if kind not in ("BF16", "F16"):
+                    tensor = tensor.to(torch.float32)
+                if arch == keys.GEMMA_ARCH and name.endswith("norm.weight"):
+                    tensor = tensor.to(torch.float32) + keys.GEMMA_NORM_SHIFT
+                if len(shape) > 4:
+                    tensor = tensor.reshape(shape[0], -1)
+                writer.write_tensor_data(_encode(tensor, kind))
+                counts[kind] = counts.get(kind, 0) + 1
+                if log is not None:
+                    log(f"{name:<72} {str(tuple(shape)):<20} -> {kind}")
+        finally:
+            writer.close()
     return counts
 
 
@@ -231,17 +238,36 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="tensors with at most this many values stay F32")
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
     args = parser.parse_args(argv)
-    if os.path.exists(args.dst) and not args.force:
-        print(f"error: {args.dst} exists (use --force to overwrite)", file=sys.stderr)
-        return 2
     try:
+        _check_paths(args)
         counts = convert(args.src, args.dst, args.type, tokenizer=args.tokenizer, min_elements=args.min_elements,
                          log=print)
     except LTX2Error as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc} ({exc.filename or args.dst}): check the paths and the free disk space.",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {args.dst} was not written", file=sys.stderr)
+        return 130
     print(f"wrote {args.dst}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     return 0
+
+
+def _check_paths(args) -> None:
+    """Everything about the paths, before the input is read: the output's folder and extension, an existing
+    output (refused without --force), the input and tokenizer files."""
+    check_output(args.dst, "gguf", "Output")
+    if os.path.exists(args.dst) and not args.force:
+        raise InputError(f"{args.dst} exists: use --force to overwrite it, or choose another output path.")
+    if not os.path.isfile(args.src):
+        raise InputError(f"Input not found: {args.src!r}. Check the path.")
+    if args.tokenizer is not None and not os.path.isfile(args.tokenizer):
+        raise InputError(f"Tokenizer not found: {args.tokenizer!r}. Check the path.")
+    if args.min_elements < 0:
+        raise InputError(f"--min-elements {args.min_elements} is invalid: use 0 or more.")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ import torch
 import torch.nn.functional as F
 from comfy_api.latest import io
 
-from . import host
+from ..ltx2_core.validation import check_pixels, check_strength
+from . import host, params
 from .types import AudioVAE, AVLatent, ImageCondition, VideoVAE
 
 CATEGORY = "LTX2/conditioning"
@@ -78,7 +79,7 @@ class LTX2ImageConditioning(io.ComfyNode):
                 AVLatent.Input("latent", tooltip="Latent to condition (from Empty Latent or another conditioning node)."),
                 VideoVAE.Input("video_vae", tooltip="Video VAE used to encode the image."),
                 io.Image.Input("image", tooltip="The image; it is resized and centre-cropped to the video size."),
-                io.Int.Input("frame_index", default=0, min=-8193, max=8192,
+                io.Int.Input("frame_index", default=0, min=-params.MAX_FRAMES, max=params.MAX_FRAMES - 1,
                              tooltip="Pixel frame the image pins: 0 = first frame, -1 = last frame."),
                 io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.01, tooltip=_STRENGTH_TOOLTIP),
             ],
@@ -87,6 +88,8 @@ class LTX2ImageConditioning(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent, video_vae, image, frame_index=0, strength=1.0):
+        check_strength(strength)
+        check_pixels(image[:1], "image", low=0.0, high=1.0)
         return io.NodeOutput(latent.with_items(ImageCondition(image[:1].clone(), video_vae, frame_index, strength)))
 
 
@@ -109,6 +112,8 @@ class LTX2VideoContinuation(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent, video_vae, images, strength=1.0):
+        check_strength(strength)
+        check_pixels(images, "images", low=0.0, high=1.0)
         return io.NodeOutput(latent.with_items(ImageCondition(images.clone(), video_vae, 0, strength, "in_place")))
 
 
@@ -134,7 +139,15 @@ class LTX2AudioConditioning(io.ComfyNode):
     def execute(cls, latent, audio_vae, audio, start_seconds=0.0):
         from ..ltx2_core.pipeline.conditioning import FrozenAudio
 
+        from ..ltx2_core.errors import InputError
+
         rate = int(audio["sample_rate"])
+        total = audio["waveform"].shape[-1]
+        if rate <= 0 or not bool(torch.isfinite(audio["waveform"]).all()):
+            raise InputError("The audio has an invalid sample rate or NaN/Inf samples: load a valid audio file.")
+        if not 0.0 <= start_seconds < total / rate:
+            raise InputError(f"start_seconds {start_seconds} is past the end of the {total / rate:.2f}-second audio: "
+                             "use a smaller start.")
         waveform = audio["waveform"][..., int(round(start_seconds * rate)):]
         module = host.load(audio_vae.vae)
         with torch.no_grad():

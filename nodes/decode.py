@@ -12,6 +12,7 @@ CATEGORY = "LTX2/decode"
 def decode_video(vae: host.Network, latent, tiled: bool, tile_size: int, tile_overlap: int,
                  chunk_frames: int, chunk_overlap: int, seed: int = 0) -> torch.Tensor:
     """IMAGE (B*F, H, W, 3) in [0, 1] of the video latent, frames of all batch items in order."""
+    from ..ltx2_core.validation import check_finite
     from ..ltx2_core.video_vae import TilingConfig
 
     tiling = TilingConfig(tile_size_px=tile_size, tile_overlap_px=tile_overlap, chunk_frames=chunk_frames,
@@ -22,6 +23,7 @@ def decode_video(vae: host.Network, latent, tiled: bool, tile_size: int, tile_ov
     with torch.no_grad():
         for chunk in module.decode_iter(latent.video.to(vae.device, vae.dtype), tiling=tiling, generator=generator):
             host.check_interrupt()
+            check_finite(chunk, "Video decoding")
             chunks.append(chunk.to(host.intermediate_device(), torch.float32))
     pixels = torch.cat(chunks, dim=2)[:, :, : latent.frames]  # (B, 3, F, H, W)
     images = ((pixels + 1.0) / 2.0).clamp(0.0, 1.0)
@@ -31,11 +33,13 @@ def decode_video(vae: host.Network, latent, tiled: bool, tile_size: int, tile_ov
 def decode_audio(audio_vae, latent) -> dict:
     """AUDIO {'waveform': (B, C, N), 'sample_rate'} of the audio latent, exactly the clip's duration."""
     from ..ltx2_core.audio import decode_to_waveform
+    from ..ltx2_core.validation import check_finite
 
     vae, vocoder = host.load_together(audio_vae.vae, audio_vae.vocoder)
     with torch.no_grad():
         waveform, sample_rate = decode_to_waveform(latent.audio.to(audio_vae.vae.device, audio_vae.vae.dtype), vae,
                                                    vocoder, duration_seconds=latent.seconds)
+    check_finite(waveform, "Audio decoding")
     return {"waveform": waveform.to(host.intermediate_device(), torch.float32), "sample_rate": int(sample_rate)}
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import torch
 from comfy_api.latest import io
 
+from ..ltx2_core.validation import MAX_FPS, MIN_FPS
 from . import host, params
 from .types import AVLatent, AVLatentValue, Upscaler, VideoVAE
 
@@ -14,7 +15,9 @@ CATEGORY = "LTX2/latent"
 def empty_latent(width: int, height: int, frames: int, fps: float, batch: int = 1) -> AVLatentValue:
     """Zero video (B, 128, F', H/32, W/32) and audio (B, 8, T_a, 16) latents for the requested clip."""
     from ..ltx2_core.pipeline.latents import latent_shape
+    from ..ltx2_core.validation import check_fps
 
+    check_fps(fps)
     shape = latent_shape(width, height, frames, fps, batch=batch)
     device = host.intermediate_device()
     return AVLatentValue(
@@ -41,7 +44,7 @@ class LTX2EmptyAVLatent(io.ComfyNode):
                              tooltip="Number of frames, of the form 8k+1 (e.g. 97, 121). Ignored when seconds > 0."),
                 io.Float.Input("seconds", default=0.0, min=0.0, max=120.0, step=0.1,
                                tooltip="Clip length in seconds; when > 0 it sets frames to the nearest 8k+1 at this fps."),
-                io.Float.Input("fps", default=24.0, min=1.0, max=120.0, step=1.0,
+                io.Float.Input("fps", default=24.0, min=MIN_FPS, max=MAX_FPS, step=1.0,
                                tooltip="Frame rate of the video and of the saved file; the audio length follows it."),
                 io.Int.Input("batch_size", default=1, min=1, max=16, tooltip="Number of clips generated at once."),
             ],

@@ -7,6 +7,7 @@ import torch
 from comfy_api.latest import io
 
 from ..ltx2_core.pipeline.sampler import SAMPLERS
+from ..ltx2_core.validation import MAX_CFG, MAX_GUIDANCE_SCALE, MAX_STEPS, SEED_LIMIT
 from . import host, params
 from .conditioning import resolve_items
 from .types import AVLatent, Conditioning, Guider, Model
@@ -40,15 +41,15 @@ class LTX2Guider(io.ComfyNode):
             description="Guidance for the video and audio streams. Defaults are the LTX-2 dev values; use 1 / 0 / 1 "
                         "(a single pass per step) for distilled models and stage 2.",
             inputs=[
-                io.Float.Input("video_cfg", default=3.0, min=0.0, max=30.0, step=0.1,
+                io.Float.Input("video_cfg", default=3.0, min=0.0, max=MAX_CFG, step=0.1,
                                tooltip="Classifier-free guidance scale of the video stream (1 = off)."),
-                io.Float.Input("audio_cfg", default=7.0, min=0.0, max=30.0, step=0.1,
+                io.Float.Input("audio_cfg", default=7.0, min=0.0, max=MAX_CFG, step=0.1,
                                tooltip="Classifier-free guidance scale of the audio stream (1 = off)."),
-                io.Float.Input("stg_scale", default=1.0, min=0.0, max=10.0, step=0.1,
+                io.Float.Input("stg_scale", default=1.0, min=0.0, max=MAX_GUIDANCE_SCALE, step=0.1,
                                tooltip="Spatio-temporal guidance scale, both streams (0 = off)."),
                 io.String.Input("stg_blocks", default="29",
                                 tooltip="Transformer blocks whose self-attention STG skips, e.g. '29' (LTX-2) or '28' (LTX-2.3)."),
-                io.Float.Input("modality_scale", default=3.0, min=0.0, max=10.0, step=0.1,
+                io.Float.Input("modality_scale", default=3.0, min=0.0, max=MAX_GUIDANCE_SCALE, step=0.1,
                                tooltip="Audio-video cross-modal guidance scale (1 = off)."),
                 io.Float.Input("rescale", default=0.7, min=0.0, max=1.0, step=0.01,
                                tooltip="Rescales the guided prediction's std toward the conditional one (0 = off)."),
@@ -59,11 +60,13 @@ class LTX2Guider(io.ComfyNode):
     @classmethod
     def execute(cls, video_cfg, audio_cfg, stg_scale, stg_blocks, modality_scale, rescale):
         from ..ltx2_core.pipeline.guidance import Guidance, GuidanceParams
+        from ..ltx2_core.validation import check_guidance
 
         blocks = parse_blocks(stg_blocks)
         common = dict(stg=stg_scale, stg_blocks=blocks, rescale=rescale, modality=modality_scale)
-        return io.NodeOutput(Guidance(video=GuidanceParams(cfg=video_cfg, **common),
-                                      audio=GuidanceParams(cfg=audio_cfg, **common)))
+        guidance = Guidance(video=GuidanceParams(cfg=video_cfg, **common), audio=GuidanceParams(cfg=audio_cfg, **common))
+        check_guidance(guidance)
+        return io.NodeOutput(guidance)
 
 
 class LTX2Scheduler(io.ComfyNode):
@@ -78,7 +81,7 @@ class LTX2Scheduler(io.ComfyNode):
             inputs=[
                 io.Combo.Input("schedule", options=list(SCHEDULES), default="dev",
                                tooltip="Which schedule; 'distilled' and 'stage2' ignore steps."),
-                io.Int.Input("steps", default=40, min=1, max=200, tooltip="Steps of the 'dev' schedule."),
+                io.Int.Input("steps", default=40, min=1, max=MAX_STEPS, tooltip="Steps of the 'dev' schedule."),
             ],
             outputs=[io.Sigmas.Output(display_name="sigmas")],
         )
@@ -86,7 +89,9 @@ class LTX2Scheduler(io.ComfyNode):
     @classmethod
     def execute(cls, schedule, steps):
         from ..ltx2_core.pipeline import schedules
+        from ..ltx2_core.validation import check_steps
 
+        check_steps(steps)
         if schedule == "distilled":
             sigmas = schedules.as_sigmas(schedules.DISTILLED_SIGMAS)
         elif schedule == "stage2":
@@ -170,7 +175,7 @@ class LTX2Sampler(io.ComfyNode):
                 Guider.Input("guider", tooltip="Guidance settings from 'LTX2 Guider'."),
                 io.Sigmas.Input("sigmas", tooltip="Noise schedule, e.g. from 'LTX2 Scheduler'."),
                 AVLatent.Input("latent", tooltip="Latent to denoise (empty, conditioned, or upscaled for stage 2)."),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True,
+                io.Int.Input("seed", default=0, min=0, max=SEED_LIMIT - 1, control_after_generate=True,
                              tooltip="Noise seed (noise is drawn on the CPU: the same seed gives the same clip everywhere)."),
                 io.Combo.Input("sampler", options=list(SAMPLERS), default="euler",
                                tooltip="Step rule: 'euler' (reference), 'gradient_estimation' (often better at few "
@@ -182,4 +187,7 @@ class LTX2Sampler(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, conditioning, guider, sigmas, latent, seed, sampler="euler", preview=True):
+        from ..ltx2_core.validation import check_seed
+
+        check_seed(seed)
         return io.NodeOutput(sample(model, conditioning, guider, sigmas, latent, seed, sampler, preview))

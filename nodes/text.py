@@ -11,9 +11,13 @@ CATEGORY = "LTX2/text"
 
 def encode_prompts(encoder: host.Network, prompts):
     """Encode a list of prompts on the encoder's device; returns a TextContext on the intermediate device."""
+    from ..ltx2_core.validation import check_finite
+
     module = host.load(encoder)
     with torch.no_grad():
         context = module.encode(list(prompts))
+    check_finite(context.video, "Text encoding (video context)")
+    check_finite(context.audio, "Text encoding (audio context)")
     return host.to_device(context, host.intermediate_device())
 
 

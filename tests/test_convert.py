@@ -176,7 +176,7 @@ def test_cli_errors(ltx_file, tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     junk = tmp_path / "junk.safetensors"
     save_file({"foo.weight": torch.zeros(2, 2)}, str(junk))
-    assert main([str(junk), str(tmp_path / "j.gguf")]) == 1
+    assert main([str(junk), str(tmp_path / "j.gguf")]) == 2
     assert "neither an LTX-2 transformer nor a Gemma" in capsys.readouterr().err
     with pytest.raises(InputError, match="Q3_K"):
         convert(str(src), str(tmp_path / "k.gguf"), "Q3_K")

@@ -5,7 +5,8 @@ transformer for velocities of the passes the guidance needs (batched into one ca
 per pass), turns them into x0 with per-token sigmas, combines them (`guidance.guide`), pins
 conditioned tokens (`sampler.blend_clean`) and steps the sampler. `callback(step, total, video_x0,
 audio_x0)` sees the current x0 estimates (unpatchified, conditioning tokens dropped) after every
-step; an exception raised in it propagates out of `denoise` and nothing is left half-done.
+step; an exception raised in it propagates out of `denoise` and nothing is left half-done. A step whose
+latents hold NaN / Inf stops the loop with `validation.NonFiniteError` naming the step.
 """
 
 import math
@@ -20,6 +21,7 @@ from ..transformer.inputs import NO_BLOCKS, ItemPerturbation, ModalityInput, Per
 from .conditioning import StreamState, noise_state
 from .guidance import NO_GUIDANCE, Guidance, guide, plan_passes
 from ..transformer.positions import unpatchify_audio, unpatchify_video
+from ..validation import check_finite
 from .latents import LatentShape, draw_noise
 from .sampler import SAMPLERS, GradientEstimation, Res2s, blend_clean, euler_step, to_x0, token_sigmas
 
@@ -262,6 +264,8 @@ def denoise(
         else:
             steps = _first_order_steps(predict, sampler, states, xs, sigmas)
         for step, (xs, x0s) in enumerate(steps):
+            for x, stream in zip(xs, ("video", "audio")):
+                check_finite(x, f"Denoising step {step + 1}/{total} ({stream} latent)")
             if callback is not None:
                 callback(step, total, _video_latent(x0s[0], video, shape), _audio_latent(x0s[1], audio, shape))
     return DenoiseResult(

@@ -23,6 +23,9 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import torch
 
 from ..errors import InputError
+from ..validation import (
+    check_finite, check_fps, check_frame_index, check_guidance, check_pixels, check_seed, check_steps, check_strength,
+)
 from .denoise import Callback, TextContext
 from .guidance import LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance
 from .latents import latent_shape, make_generator, validate_file
@@ -33,7 +36,7 @@ from .two_stage import (
     AudioInput, Stage, VideoInput, encode_audio_input, encode_video_inputs, run_stage, stage1_conditioning,
     stage1_geometry, stage2, upsample_video_latent,
 )
-from .video_io import write_mp4
+from .video_io import write_video
 
 # ltx-pipelines constants.py DEFAULT_NEGATIVE_PROMPT (2.0 / 2.3 era), shortened to its first part.
 DEFAULT_NEGATIVE_PROMPT = (
@@ -154,10 +157,10 @@ class Generation:
     info: dict = field(default_factory=dict)
 
     def save(self, path: str) -> str:
-        """Write an H.264 + AAC mp4 (video required)."""
+        """Write the clip atomically: .mp4 / .mkv (H.264 + AAC) or .webm (VP9 + Opus); video required."""
         if self.video is None:
-            raise InputError("This generation is audio-only: write its waveform instead of an mp4.")
-        return write_mp4(path, self.video, self.fps, self.audio, self.sample_rate)
+            raise InputError("This generation is audio-only: write its waveform (video_io.write_audio) instead.")
+        return write_video(path, self.video, self.fps, self.audio, self.sample_rate)
 
 
 def default_guidance(parts: Components) -> Guidance:
@@ -266,6 +269,7 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
               steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
               decode_tiling, batch_passes) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
+    _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
     config = getattr(parts.upsampler, "config", None) if two_stage and not audio_only else None
     spatial_x2 = config is None or (config.spatial_upsample and not config.temporal_upsample
                                     and float(config.spatial_scale) == 2.0)
@@ -293,6 +297,10 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
         needs_negative = "uncond" in stage_one.guidance.passes
         encoded = encode_prompts(parts.text_encoder, [prompt, negative_prompt] if needs_negative else [prompt])
         contexts = (encoded[0], encoded[1] if needs_negative else None)
+    for context in contexts:
+        if context is not None:
+            check_finite(context.video, "Text encoding (video context)")
+            check_finite(context.audio, "Text encoding (audio context)")
     positive, negative = (_batched_context(c, batch) for c in contexts)
     dtype, device = parts.dtype, parts.device
     generators = [make_generator(s, device) for s in seeds]
@@ -345,6 +353,28 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
     ]
 
 
+def _check_arguments(seeds, frames, fps, steps, guidance, images, audio) -> None:
+    """The numeric arguments of a generation (ltx2_core.validation rules)."""
+    for seed in seeds:
+        check_seed(seed)
+    check_fps(fps)
+    check_steps(steps)
+    if guidance is not None:
+        check_guidance(guidance)
+    for index, given in enumerate(images):
+        if isinstance(given, VideoInput):
+            check_strength(given.strength, f"images[{index}] strength")
+            if isinstance(frames, int):
+                check_frame_index(given.frame_index, frames, f"images[{index}] frame_index")
+            if given.pixels is not None:
+                check_pixels(given.pixels, f"images[{index}]")
+    if audio is not None:
+        if not isinstance(audio.sample_rate, int) or isinstance(audio.sample_rate, bool) or audio.sample_rate <= 0:
+            raise InputError(f"Audio sample rate {audio.sample_rate!r} is invalid: give the waveform's rate in Hz.")
+        if not bool(torch.isfinite(audio.waveform).all()):
+            raise InputError("The given audio has NaN or Inf samples: give a valid waveform.")
+
+
 def _audio_geometry(parts: Components) -> dict:
     config = getattr(parts.audio_vae, "config", None)
     if config is None:
@@ -370,7 +400,9 @@ def _decode(parts: Components, video_latent, audio_latent, audio: Optional[Audio
             if parts.video_vae is None:
                 raise InputError("Decoding the video needs the video VAE (with its decoder).")
             latent = video_latent.to(_param_dtype(parts.video_vae, video_latent.dtype))
-            pixels = parts.video_vae.decode(latent, tiling=tiling, generator=generator)[0].float().clamp(-1, 1)
+            pixels = parts.video_vae.decode(latent, tiling=tiling, generator=generator)[0].float()
+            check_finite(pixels, "Video decoding")
+            pixels = pixels.clamp(-1, 1)
         if audio is not None:
             wave, rate = fit_to_duration(audio.waveform.float(), audio.sample_rate, seconds), audio.sample_rate
         else:
@@ -379,6 +411,7 @@ def _decode(parts: Components, video_latent, audio_latent, audio: Optional[Audio
             latent = audio_latent.to(_param_dtype(parts.audio_vae, audio_latent.dtype))
             wave, rate = decode_to_waveform(latent, parts.audio_vae, parts.vocoder, seconds)
             wave = wave[0]
+            check_finite(wave, "Audio decoding")
     return Generation(video=pixels, audio=wave, sample_rate=int(rate), fps=fps, video_latent=video_latent,
                       audio_latent=audio_latent)
 

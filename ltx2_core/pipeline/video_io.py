@@ -1,10 +1,12 @@
-"""Reading and writing media through PyAV: H.264 + AAC mp4 output, image / clip / audio input.
+"""Reading and writing media through PyAV: video output (.mp4 / .mkv: H.264 + AAC, .webm: VP9 + Opus),
+audio output (.wav, .flac), image / clip / audio input. Every file is written atomically (`ltx2_core.atomic`).
 
-`write_mp4` trims or zero-pads the audio to exactly frames / fps seconds, so the two streams have
-the same duration (up to AAC's 1024-sample framing, which is far below one video frame).
+`write_video` trims or zero-pads the audio to exactly frames / fps seconds, so the two streams have
+the same duration (the encoder's priming is cut by the container's edit list).
 """
 
 import io
+import math
 import os
 from fractions import Fraction
 from typing import Optional, Tuple
@@ -14,12 +16,15 @@ import torch
 
 from ..errors import InputError
 
+AAC_RATES = (7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000)
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
 
 def _to_uint8_frames(video: torch.Tensor) -> np.ndarray:
     """(3, F, H, W) or (1, 3, F, H, W) in [-1, 1] -> (F, H, W, 3) uint8."""
     if video.ndim == 5:
         if video.shape[0] != 1:
-            raise InputError(f"write_mp4 takes one clip, got a batch of {video.shape[0]}: write them one by one.")
+            raise InputError(f"write_video takes one clip, got a batch of {video.shape[0]}: write them one by one.")
         video = video[0]
     if video.ndim != 4 or video.shape[0] != 3:
         raise InputError(f"Video must be (3, F, H, W) in [-1, 1], got shape {tuple(video.shape)}.")
@@ -27,7 +32,50 @@ def _to_uint8_frames(video: torch.Tensor) -> np.ndarray:
     return pixels.permute(1, 2, 3, 0).cpu().numpy()  # (F, H, W, 3)
 
 
-def write_mp4(
+# Containers by extension: (format, video codec, audio codec, audio sample rates the codec takes or None).
+_CONTAINERS = {
+    ".mp4": ("mp4", "libx264", "aac", AAC_RATES),
+    ".mkv": ("matroska", "libx264", "aac", AAC_RATES),
+    ".webm": ("webm", "libvpx-vp9", "libopus", OPUS_RATES),
+}
+_LAYOUTS = {1: "mono", 2: "stereo"}
+
+
+def fit_audio(audio: torch.Tensor, frames: int, fps: float, sample_rate: int) -> torch.Tensor:
+    """(channels, samples) or (samples,) -> float32 (channels, round(frames / fps * sample_rate)): trimmed or
+    zero-padded to exactly the video's duration."""
+    wave = audio.detach().float().cpu()
+    wave = wave.unsqueeze(0) if wave.ndim == 1 else wave
+    if wave.ndim != 2 or wave.shape[0] not in _LAYOUTS:
+        raise InputError(f"Audio must be (channels, samples) with 1 or 2 channels, got {tuple(wave.shape)}: "
+                         "down-mix it to stereo.")
+    target = round(frames / float(fps) * sample_rate)
+    return torch.nn.functional.pad(wave, (0, max(0, target - wave.shape[1])))[:, :target]
+
+
+def _codec_rate(rate: int, supported) -> int:
+    """`rate` when the codec takes it, else the lowest supported rate above it (the highest if none is)."""
+    if rate in supported:
+        return rate
+    above = [r for r in supported if r > rate]
+    return min(above) if above else max(supported)
+
+
+def _resample(wave: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """(C, N) float32 at `rate` -> (C, round(N * target / rate)) at `target` (PyAV's resampler)."""
+    import av
+
+    layout = _LAYOUTS[wave.shape[0]]
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(wave), format="fltp", layout=layout)
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="fltp", layout=layout, rate=target)
+    chunks = [f.to_ndarray() for f in resampler.resample(frame)] + [f.to_ndarray() for f in resampler.resample(None)]
+    out = np.concatenate(chunks, axis=1) if chunks else np.zeros((wave.shape[0], 0), np.float32)
+    count = round(wave.shape[1] * target / rate)
+    return np.pad(out, ((0, 0), (0, max(0, count - out.shape[1]))))[:, :count].astype(np.float32)
+
+
+def write_video(
     path: str,
     video: torch.Tensor,
     fps: float,
@@ -35,54 +83,78 @@ def write_mp4(
     sample_rate: int = 24000,
     crf: int = 18,
     audio_bitrate: int = 128000,
+    container: Optional[str] = None,
 ) -> str:
-    """Write an H.264 (yuv420p) mp4 with an optional AAC track; returns `path`.
+    """Write a clip, atomically (a temporary file renamed over `path` when complete); returns `path`.
 
-    video: (3, F, H, W) or (1, 3, F, H, W) in [-1, 1]. audio: (channels, samples) or (samples,) in
-    [-1, 1] at `sample_rate`, trimmed or zero-padded to F / fps seconds.
+    The container follows the extension (or `container`, one of VIDEO_EXTENSIONS): .mp4 / .mkv hold H.264
+    (yuv420p) + AAC, .webm VP9 + Opus. video: (3, F, H, W) or (1, 3, F, H, W) in [-1, 1]. audio:
+    (channels, samples) or (samples,) in [-1, 1] at `sample_rate`, 1 or 2 channels, trimmed or zero-padded
+    to F / fps seconds (`fit_audio`) and encoded at its own rate (a rate the codec does not take is
+    resampled to the next one it does; Opus takes 8, 12, 16, 24 and 48 kHz).
     """
     import av
 
+    from ..atomic import atomic_output
+    from ..validation import check_finite
+
+    extension = container or os.path.splitext(path)[1].lower()
+    if extension not in _CONTAINERS:
+        raise InputError(f"Cannot write a video to {path!r}: use a file name ending in .mp4, .mkv or .webm.")
+    fmt, vcodec, acodec, rates = _CONTAINERS[extension]
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise InputError(f"fps {fps} is invalid: use a positive frame rate such as 24 or 25.")
+    check_finite(video, "The video to write")
     frames = _to_uint8_frames(video)
     count, height, width, _ = frames.shape
     if height % 2 or width % 2:
         raise InputError(f"H.264 needs even sizes, got {width}x{height}: use an even width and height.")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise InputError(f"Output folder does not exist: {directory!r}. Create it or choose another path.")
+    samples = None
+    if audio is not None:
+        check_finite(audio, "The audio to write")
+        samples = fit_audio(audio, count, fps, sample_rate).clamp(-1, 1).numpy()  # (channels, samples)
+    audio_rate = int(sample_rate) if rates is None else _codec_rate(int(sample_rate), rates)
+    if samples is not None and audio_rate != sample_rate:
+        samples = _resample(samples, int(sample_rate), audio_rate)
     rate = Fraction(fps).limit_denominator(1001)
-    with av.open(path, mode="w", format="mp4") as container:
-        vstream = container.add_stream("libx264", rate=rate)
+    with atomic_output(path) as temp, av.open(temp, mode="w", format=fmt) as output:
+        vstream = output.add_stream(vcodec, rate=rate)
         vstream.width, vstream.height, vstream.pix_fmt = width, height, "yuv420p"
-        vstream.options = {"crf": str(crf)}
+        vstream.options = {"crf": str(crf)} if vcodec == "libx264" else {"crf": str(crf + 14), "b": "0",
+                                                                           "deadline": "realtime", "cpu-used": "8"}
         astream = None
-        if audio is not None:
-            wave = audio.detach().float().cpu()
-            wave = wave.unsqueeze(0) if wave.ndim == 1 else wave
-            if wave.ndim != 2 or wave.shape[0] not in (1, 2):
-                raise InputError(f"Audio must be (channels, samples) with 1 or 2 channels, got {tuple(wave.shape)}.")
-            target = round(count / float(fps) * sample_rate)
-            wave = torch.nn.functional.pad(wave, (0, max(0, target - wave.shape[1])))[:, :target]
-            layout = "mono" if wave.shape[0] == 1 else "stereo"
-            astream = container.add_stream("aac", rate=sample_rate, layout=layout)
+        if samples is not None:
+            layout = _LAYOUTS[samples.shape[0]]
+            astream = output.add_stream(acodec, rate=audio_rate, layout=layout)
             astream.bit_rate = audio_bitrate
         for image in frames:
             for packet in vstream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
+                output.mux(packet)
         for packet in vstream.encode():
-            container.mux(packet)
+            output.mux(packet)
         if astream is not None:
-            samples = wave.clamp(-1, 1).numpy().astype(np.float32)  # (channels, samples)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=layout)
-            frame.sample_rate = sample_rate
-            # Explicit timestamps let the encoder mark AAC's priming samples (negative pts), which the
-            # muxer turns into an edit list: the audio track then lasts exactly F / fps seconds.
-            frame.pts, frame.time_base = 0, Fraction(1, sample_rate)
-            for packet in astream.encode(frame):
-                container.mux(packet)
-            for packet in astream.encode():
-                container.mux(packet)
+            _encode_audio(output, astream, samples, audio_rate, layout)
     return path
+
+
+def _encode_audio(output, stream, samples: np.ndarray, rate: int, layout: str) -> None:
+    import av
+
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, dtype=np.float32), format="fltp", layout=layout)
+    frame.sample_rate = rate
+    # Explicit timestamps let the encoder mark its priming samples (negative pts), which the muxer turns
+    # into an edit list: the audio track then lasts exactly F / fps seconds.
+    frame.pts, frame.time_base = 0, Fraction(1, rate)
+    for packet in stream.encode(frame):
+        output.mux(packet)
+    for packet in stream.encode():
+        output.mux(packet)
+
+
+def write_mp4(path: str, video: torch.Tensor, fps: float, audio: Optional[torch.Tensor] = None,
+              sample_rate: int = 24000, crf: int = 18, audio_bitrate: int = 128000) -> str:
+    """`write_video` into an H.264 + AAC mp4, whatever `path`'s extension."""
+    return write_video(path, video, fps, audio, sample_rate, crf, audio_bitrate, container=".mp4")
 
 
 def read_video(path: str, max_frames: Optional[int] = None) -> Tuple[torch.Tensor, float]:
@@ -110,18 +182,33 @@ def read_video(path: str, max_frames: Optional[int] = None) -> Tuple[torch.Tenso
 
 def read_audio(path: str, sample_rate: int, channels: int = 2, max_seconds: Optional[float] = None) -> torch.Tensor:
     """Decode an audio (or video) file's audio to (channels, samples) float in [-1, 1] at `sample_rate`."""
+    wave, _ = _decode_audio(path, sample_rate, channels)
+    if max_seconds is not None:
+        wave = wave[:, : round(max_seconds * sample_rate)]
+    return wave
+
+
+def read_audio_as_given(path: str) -> Tuple[torch.Tensor, int]:
+    """The file's audio at its own sample rate and channels: ((channels, samples) float in [-1, 1], rate).
+    Mono and stereo stay as they are; more channels are down-mixed to stereo."""
+    return _decode_audio(path, None, None)
+
+
+def _decode_audio(path: str, sample_rate: Optional[int], channels: Optional[int]) -> Tuple[torch.Tensor, int]:
     import av
 
     if not os.path.isfile(path):
         raise InputError(f"Audio file not found: {path!r}. Check the path.")
-    layout = "mono" if channels == 1 else "stereo"
     chunks = []
     try:
         with av.open(path) as container:
             if not container.streams.audio:
                 raise InputError(f"{path!r} has no audio track. Use a WAV, MP3, FLAC or MP4 file with audio.")
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-            for frame in container.decode(container.streams.audio[0]):
+            stream = container.streams.audio[0]
+            rate = int(sample_rate or stream.codec_context.sample_rate)
+            count = channels or min(2, max(1, stream.codec_context.channels))
+            resampler = av.AudioResampler(format="fltp", layout=_LAYOUTS[count], rate=rate)
+            for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray())
             for out in resampler.resample(None):
@@ -130,10 +217,7 @@ def read_audio(path: str, sample_rate: int, channels: int = 2, max_seconds: Opti
         raise InputError(f"Cannot read audio from {path!r} ({exc}). Use a WAV, MP3, FLAC or MP4 file.") from None
     if not chunks:
         raise InputError(f"{path!r} has no audio samples.")
-    wave = torch.from_numpy(np.concatenate(chunks, axis=1)).float()  # (channels, samples)
-    if max_seconds is not None:
-        wave = wave[:, : round(max_seconds * sample_rate)]
-    return wave
+    return torch.from_numpy(np.concatenate(chunks, axis=1)).float(), rate  # (channels, samples)
 
 
 def h264_roundtrip(pixels: torch.Tensor, crf: int = 33) -> torch.Tensor:
@@ -184,16 +268,56 @@ def resize_cover(pixels: torch.Tensor, width: int, height: int) -> torch.Tensor:
     return frames[:, :, top : top + height, left : left + width].permute(1, 0, 2, 3)
 
 
-def write_wav(path: str, audio: torch.Tensor, sample_rate: int) -> str:
-    """Write (channels, samples) or (samples,) float audio in [-1, 1] as 16-bit PCM WAV."""
-    import wave
+def _pcm16(audio: torch.Tensor) -> np.ndarray:
+    """(channels, samples) or (samples,) float in [-1, 1] -> int16 (samples, channels)."""
+    from ..validation import check_finite
 
+    check_finite(audio, "The audio to write")
     samples = audio.detach().float().cpu()
     samples = samples.unsqueeze(0) if samples.ndim == 1 else samples
-    pcm = (samples.clamp(-1, 1) * 32767).round().to(torch.int16).t().contiguous().numpy()  # (N, C)
-    with wave.open(path, "wb") as handle:
+    if samples.ndim != 2 or samples.shape[0] not in _LAYOUTS:
+        raise InputError(f"Audio must be (channels, samples) with 1 or 2 channels, got {tuple(samples.shape)}.")
+    return (samples.clamp(-1, 1) * 32767).round().to(torch.int16).t().contiguous().numpy()  # (N, C)
+
+
+def write_wav(path: str, audio: torch.Tensor, sample_rate: int) -> str:
+    """Write (channels, samples) or (samples,) float audio in [-1, 1] as 16-bit PCM WAV, atomically."""
+    import wave
+
+    from ..atomic import atomic_output
+
+    pcm = _pcm16(audio)
+    with atomic_output(path) as temp, wave.open(temp, "wb") as handle:
         handle.setnchannels(pcm.shape[1])
         handle.setsampwidth(2)
         handle.setframerate(int(sample_rate))
         handle.writeframes(pcm.tobytes())
     return path
+
+
+def write_flac(path: str, audio: torch.Tensor, sample_rate: int) -> str:
+    """Write (channels, samples) or (samples,) float audio in [-1, 1] as 16-bit FLAC, atomically."""
+    import av
+
+    from ..atomic import atomic_output
+
+    pcm = _pcm16(audio)
+    layout = _LAYOUTS[pcm.shape[1]]
+    with atomic_output(path) as temp, av.open(temp, mode="w", format="flac") as output:
+        stream = output.add_stream("flac", rate=int(sample_rate), layout=layout)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.reshape(1, -1)), format="s16", layout=layout)
+        frame.sample_rate, frame.pts, frame.time_base = int(sample_rate), 0, Fraction(1, int(sample_rate))
+        for packet in stream.encode(frame):
+            output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return path
+
+
+def write_audio(path: str, audio: torch.Tensor, sample_rate: int) -> str:
+    """Write audio only, as WAV or FLAC by `path`'s extension (AUDIO_EXTENSIONS of ltx2_core.validation)."""
+    extension = os.path.splitext(path)[1].lower()
+    writers = {".wav": write_wav, ".flac": write_flac}
+    if extension not in writers:
+        raise InputError(f"Cannot write audio to {path!r}: use a file name ending in .wav or .flac.")
+    return writers[extension](path, audio, sample_rate)
