@@ -1,4 +1,4 @@
-"""Every ```python block of docs/api.md runs as written (each in a fresh namespace, in a scratch folder)."""
+"""Every ```python block of docs/api*.md runs as written (each in a fresh namespace, in a scratch folder)."""
 
 import re
 import time
@@ -15,7 +15,8 @@ def python_blocks(text: str):
     return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in _BLOCK.finditer(text)]
 
 
-BLOCKS = python_blocks(DOC.read_text(encoding="utf-8"))
+DOCS = sorted(DOC.parent.glob("api*.md"))
+BLOCKS = [(f"{doc.name}:{line}", code) for doc in DOCS for line, code in python_blocks(doc.read_text(encoding="utf-8"))]
 
 
 def test_blocks_are_found():
@@ -24,11 +25,11 @@ def test_blocks_are_found():
     assert len(BLOCKS) >= 12
 
 
-@pytest.mark.parametrize("line,code", BLOCKS, ids=[f"api.md:{line}" for line, _ in BLOCKS])
-def test_example_runs(line, code, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where,code", BLOCKS, ids=[where for where, _ in BLOCKS])
+def test_example_runs(where, code, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     start = time.perf_counter()
-    exec(compile(code, f"docs/api.md:{line}", "exec"), {"__name__": "__main__"})
+    exec(compile(code, f"docs/{where}", "exec"), {"__name__": "__main__"})
     assert time.perf_counter() - start < 10, "examples must stay short"
 
 
@@ -40,7 +41,7 @@ def test_every_exported_name_is_documented():
     """Each name in the public packages' __all__ appears in docs/api.md (or another docs/api*.md)."""
     import importlib
 
-    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(DOC.parent.glob("api*.md")))
+    text = "\n".join(p.read_text(encoding="utf-8") for p in DOCS)
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
     missing = [f"{name}.{item}" for name in PACKAGES for item in importlib.import_module(name).__all__
                if item not in words]
