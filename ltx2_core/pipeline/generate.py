@@ -24,7 +24,9 @@ import torch
 
 from ..errors import InputError
 from .denoise import Callback, TextContext
-from .guidance import LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance
+from .guidance import (
+    LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance, check_stg_blocks, fit_stg_blocks,
+)
 from .latents import latent_shape, make_generator, validate_file
 from .lora import load_lora, lora_hooks, merge_loras
 from .sampler import Res2s
@@ -161,10 +163,13 @@ class Generation:
 
 
 def default_guidance(parts: Components) -> Guidance:
-    """The reference guidance for the loaded model: none for distilled models, else the dev preset."""
+    """The reference guidance for the loaded model: none for distilled models, else the dev preset, its STG
+    blocks fitted to the model's depth (`guidance.fit_stg_blocks`: a shallow model gets the same relative depth)."""
     if parts.distilled:
         return NO_GUIDANCE
-    return LTX23_DEV_GUIDANCE if parts.version == "2.3" else LTX2_DEV_GUIDANCE
+    preset = LTX23_DEV_GUIDANCE if parts.version == "2.3" else LTX2_DEV_GUIDANCE
+    layers = getattr(parts.transformer.config, "num_layers", None)
+    return preset if layers is None else fit_stg_blocks(preset, layers)
 
 
 def default_stage1(parts: Components, steps: Optional[int], guidance: Optional[Guidance],
@@ -179,10 +184,8 @@ def default_stage1(parts: Components, steps: Optional[int], guidance: Optional[G
     if guidance is None:
         guidance = default_guidance(parts)
     layers = getattr(parts.transformer.config, "num_layers", None)
-    for params in (guidance.video, guidance.audio):
-        if layers is not None and params.uses_perturbed and any(b >= layers for b in params.stg_blocks):
-            raise InputError(f"STG blocks {params.stg_blocks} do not exist in this {layers}-layer model: "
-                             f"use block indices 0..{layers - 1}.")
+    if layers is not None:
+        check_stg_blocks(guidance, layers)
     return Stage(schedule, guidance, sampler)
 
 
