@@ -137,3 +137,34 @@ def test_a_gguf_checkpoint_without_vaes_names_the_options(exported, capsys):
     assert "ltx-Q8_0.gguf holds no audio VAE or vocoder: pass the file(s) holding them with --audio-vae" in \
         capsys.readouterr().err
     assert not os.path.exists(work / "never.mp4")
+
+
+def test_load_components_keeps_gguf_packed_and_patches_the_lora(exported):
+    from ltx2_core.gguf import GGUFFile, QuantizedTensor
+    from ltx2_core.pipeline.generate import load_components
+    from ltx2_core.pipeline.lora import load_lora
+
+    _, paths = exported
+    parts = load_components(paths["gguf"], text_encoder=paths["gemma_gguf"], video_vae=paths["checkpoint"],
+                            audio_vae=paths["checkpoint"], loras=[(paths["lora"], 0.5)], dtype=torch.float32)
+
+    def packed(module):
+        return sum(isinstance(t, QuantizedTensor) for t in module.state_dict(keep_vars=True).values())
+
+    from ltx2_core.gguf.dequant import type_name
+
+    quantized = {name for name, info in GGUFFile(paths["gguf"]).infos.items() if type_name(info.qtype) == "Q8_0"}
+    transformer_quantized = [n for n in quantized if not n.startswith(("text_embedding_projection.",
+                                                                       "video_embeddings_connector.",
+                                                                       "audio_embeddings_connector."))]
+    assert packed(parts.transformer) == len(transformer_quantized) > 0
+    assert packed(parts.text_encoder.gemma) == GGUFFile(paths["gemma_gguf"]).tensor_types()["Q8_0"] > 0
+    modules = dict(parts.transformer.named_modules())
+    lora = load_lora(paths["lora"])
+    assert all(len(modules[target].weight_patches) == 1 and modules[target].weight_patches[0].scale == 0.5
+               for target in lora)
+    assert sum(len(getattr(m, "weight_patches", [])) for m in modules.values()) == len(lora)
+    from ltx2_core.text import GemmaTokenizer
+
+    folder_tokenizer = GemmaTokenizer.from_file(paths["text_encoder"])
+    assert parts.text_encoder.tokenizer.encode("a fox in snow") == folder_tokenizer.encode("a fox in snow")
