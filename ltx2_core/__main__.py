@@ -142,8 +142,8 @@ def _export_demo(folder: str) -> None:
     paths = export_demo(folder)
     for key, path in paths.items():
         print(f"Wrote {key}: {os.path.abspath(path)}")
-    print("Try: python -m ltx2_core generate --checkpoint {checkpoint} --text-encoder {text_encoder} --prompt \"a fox\" "
-          "--width 128 --height 64 --frames 17 --out clip.mp4   (random weights: noise)".format(**paths))
+    print("Try: python -m ltx2_core generate --checkpoint {checkpoint} --text-encoder {text_encoder} "
+          "--prompt \"a fox\" --width 128 --height 64 --frames 17 --out clip.mp4   (random weights: noise)".format(**paths))
 
 
 def _run_generate(args) -> None:

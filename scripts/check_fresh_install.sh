@@ -3,6 +3,7 @@
 # exactly as the README writes it (so only the runtime requirements are installed), then checks the mp4 it wrote
 # with PyAV: one video and one audio stream, both lasting frames / fps within one frame.
 # Usage: bash scripts/check_fresh_install.sh   (exit 0 = the README's command works on a fresh clone)
+# It checks the committed HEAD: uncommitted changes are not part of the clone.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/ltx2-fresh.XXXXXX")"
@@ -11,10 +12,12 @@ start=$(date +%s)
 
 # The README's main command: the first line of the first bash block in "## Fresh machine".
 COMMAND="$(awk '/^## Fresh machine/ {section=1; next} /^## / {section=0}
-               section && /^```bash/ {block=1; next} block && /^```/ {exit} block && NF {print; exit}' "$ROOT/README.md")"
+               section && /^```bash/ {block=1; next} block && /^```/ {exit}
+               block && NF {print; exit}' "$ROOT/README.md")"
 case "$COMMAND" in
   *"-m ltx2_core demo "*"--out "*) ;;
-  *) echo "check_fresh_install: no 'python -m ltx2_core demo --out ...' command found in README.md's 'Fresh machine' section (found: '$COMMAND')" >&2
+  *) echo "check_fresh_install: README.md's 'Fresh machine' section has no 'python -m ltx2_core demo --out ...'" \
+          "command (found: '$COMMAND')" >&2
      exit 1 ;;
 esac
 

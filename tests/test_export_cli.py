@@ -39,7 +39,8 @@ def exported(tmp_path_factory):
     """The exported files, the GGUF conversions of the checkpoint and the Gemma folder, an image and a wav."""
     work = tmp_path_factory.mktemp("export")
     proc = _cli("demo", "--export", "models", cwd=work)
-    written = dict(line[len("Wrote "):].split(": ", 1) for line in proc.stdout.splitlines() if line.startswith("Wrote "))
+    lines = [line[len("Wrote "):] for line in proc.stdout.splitlines() if line.startswith("Wrote ")]
+    written = dict(line.split(": ", 1) for line in lines)
     assert set(written) == {"checkpoint", "text_encoder", "upsampler", "lora"}
     gemma = written["text_encoder"]
     _cli(written["checkpoint"], "models/ltx-Q8_0.gguf", "--type", "Q8_0", cwd=work, module="ltx2_core.convert")
@@ -55,8 +56,8 @@ def exported(tmp_path_factory):
     from ltx2_core.pipeline.video_io import write_wav
 
     t = torch.arange(44100) / 44100
-    write_wav(str(work / "voice.wav"), torch.stack([torch.sin(2 * torch.pi * 440 * t), torch.sin(2 * torch.pi * 220 * t)]) * 0.3,
-              44100)
+    tones = torch.stack([torch.sin(2 * torch.pi * 440 * t), torch.sin(2 * torch.pi * 220 * t)]) * 0.3  # (2, N)
+    write_wav(str(work / "voice.wav"), tones, 44100)
     return work, written
 
 

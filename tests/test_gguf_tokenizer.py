@@ -1,4 +1,4 @@
-"""The protobuf-free sentencepiece ModelProto writer/reader (text.spm_model), used for GGUF vocabularies and the demo."""
+"""The protobuf-free sentencepiece ModelProto writer/reader (text.spm_model): GGUF vocabularies, from_vocab, the demo."""
 
 import io
 import sys
@@ -56,10 +56,11 @@ def _protobuf_model(pieces, scores, types) -> bytes:
         entry = proto.pieces.add()
         entry.piece, entry.score, entry.type = piece, score, kind
     spec = proto.trainer_spec
-    spec.model_type, spec.vocab_size, spec.split_digits, spec.byte_fallback = pb.TrainerSpec.BPE, len(pieces), True, True
-    spec.unk_id, spec.bos_id, spec.eos_id, spec.pad_id = 3, 2, 1, 0
+    spec.model_type, spec.vocab_size, spec.split_digits = pb.TrainerSpec.BPE, len(pieces), True
+    spec.byte_fallback, spec.unk_id, spec.bos_id, spec.eos_id, spec.pad_id = True, 3, 2, 1, 0
     norm = proto.normalizer_spec
-    norm.name, norm.add_dummy_prefix, norm.remove_extra_whitespaces, norm.escape_whitespaces = "identity", False, False, True
+    norm.name, norm.add_dummy_prefix, norm.remove_extra_whitespaces = "identity", False, False
+    norm.escape_whitespaces = True
     return proto.SerializeToString()
 
 
@@ -81,7 +82,8 @@ def test_works_without_protobuf(trained, monkeypatch):
     from ltx2_core.pipeline.demo import demo_components
 
     demo = demo_components().text_encoder.tokenizer
-    assert demo.encode("ab", add_bos=True) == [demo.bos_id, demo.processor.piece_to_id("a"), demo.processor.piece_to_id("b")]
+    piece = demo.processor.piece_to_id
+    assert demo.encode("ab", add_bos=True) == [demo.bos_id, piece("a"), piece("b")]
 
 
 def test_inconsistent_or_corrupt_vocabularies():
