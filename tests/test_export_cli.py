@@ -169,3 +169,21 @@ def test_load_components_keeps_gguf_packed_and_patches_the_lora(exported):
 
     folder_tokenizer = GemmaTokenizer.from_file(paths["text_encoder"])
     assert parts.text_encoder.tokenizer.encode("a fox in snow") == folder_tokenizer.encode("a fox in snow")
+
+
+def test_a_transformer_only_checkpoint_names_the_missing_parts(exported, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    from ltx2_core.__main__ import main
+
+    _, paths = exported
+    tensors = load_file(paths["checkpoint"])
+    split = str(tmp_path / "transformer-only.safetensors")
+    save_file({k: v for k, v in tensors.items() if not k.startswith(("vae.", "audio_vae.", "vocoder."))}, split)
+    args = ["generate", "--checkpoint", split, "--text-encoder", paths["text_encoder"], "--prompt", "p", *SIZE,
+            "--out", str(tmp_path / "never.mp4"), "--audio-vae", paths["checkpoint"]]
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: transformer-only.safetensors holds no video VAE: pass the file(s) holding them with --video-vae "
+        "(load_components: video_vae=), e.g. the official single-file checkpoint; the audio VAE file also gives "
+        "the vocoder.")
