@@ -143,7 +143,8 @@ def _export_demo(folder: str) -> None:
     for key, path in paths.items():
         print(f"Wrote {key}: {os.path.abspath(path)}")
     print("Try: python -m ltx2_core generate --checkpoint {checkpoint} --text-encoder {text_encoder} "
-          "--prompt \"a fox\" --width 128 --height 64 --frames 17 --out clip.mp4   (random weights: noise)".format(**paths))
+          "--prompt \"a fox\" --width 128 --height 64 --frames 17 --out clip.mp4   (random weights: noise)"
+          .format(**paths))
 
 
 def _run_generate(args) -> None:

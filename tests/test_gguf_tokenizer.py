@@ -1,4 +1,4 @@
-"""The protobuf-free sentencepiece ModelProto writer/reader (text.spm_model): GGUF vocabularies, from_vocab, the demo."""
+"""The protobuf-free sentencepiece ModelProto writer/reader (text.spm_model): GGUF vocabularies, from_vocab, demo."""
 
 import io
 import sys
