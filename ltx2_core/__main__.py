@@ -55,8 +55,13 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ltx2_core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run a tiny random-weight model end to end (output is noise)")
-    demo.add_argument("--out", required=True, help="output video (.mp4, .mkv or .webm)")
+    demo = sub.add_parser("demo", help="run a tiny random-weight model end to end (output is noise), or "
+                                        "--export it as model files for trying `generate`")
+    demo_target = demo.add_mutually_exclusive_group(required=True)
+    demo_target.add_argument("--out", help="output video (.mp4, .mkv or .webm)")
+    demo_target.add_argument("--export", metavar="DIR",
+                             help="write the tiny model as real files in the official layouts (LTX-2.3 single "
+                                  "file, Gemma 3 folder, spatial upscaler, LoRA) instead of generating")
     demo.add_argument("--prompt", default="a red fox runs through snow")
     demo.add_argument("--width", type=int, default=256)
     demo.add_argument("--height", type=int, default=192)
@@ -67,8 +72,13 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--two-stage", action="store_true")
 
     gen = sub.add_parser("generate", help="generate a clip with real LTX-2 / LTX-2.3 weights")
-    gen.add_argument("--checkpoint", required=True, help="official single-file checkpoint (.safetensors)")
-    gen.add_argument("--text-encoder", required=True, help="Gemma 3 folder or file")
+    gen.add_argument("--checkpoint", required=True,
+                     help="official single-file checkpoint (.safetensors), or a transformer-only .safetensors / "
+                          ".gguf file (then give --video-vae and --audio-vae)")
+    gen.add_argument("--text-encoder", required=True, help="Gemma 3 folder, safetensors file or .gguf file")
+    gen.add_argument("--video-vae", default=None, help="file holding the video VAE (default: --checkpoint)")
+    gen.add_argument("--audio-vae", default=None,
+                     help="file holding the audio VAE and vocoder (default: --checkpoint)")
     gen.add_argument("--prompt", required=True)
     gen.add_argument("--negative-prompt", default=None)
     gen.add_argument("--out", required=True,
@@ -118,6 +128,9 @@ def _run_demo(args) -> None:
     from .pipeline.demo import NOISE_NOTICE, run_demo
     from .pipeline.request import check_request
 
+    if args.export is not None:
+        _export_demo(args.export)
+        return
     check_request(width=args.width, height=args.height, frames=args.frames, fps=args.fps, steps=args.steps,
                   seed=args.seed, two_stage=args.two_stage, out=args.out)
     print(NOISE_NOTICE, file=sys.stderr)
@@ -125,6 +138,17 @@ def _run_demo(args) -> None:
     path = run_demo(args.out, args.prompt, args.width, args.height, args.frames, args.fps, args.steps, args.seed,
                     args.two_stage, callback=_progress())
     print(f"Wrote {path} (random weights: noise).")
+
+
+def _export_demo(folder: str) -> None:
+    from .pipeline.demo import export_demo
+
+    paths = export_demo(folder)
+    for key, path in paths.items():
+        print(f"Wrote {key}: {os.path.abspath(path)}")
+    print("Try: python -m ltx2_core generate --checkpoint {checkpoint} --text-encoder {text_encoder} "
+          "--prompt \"a fox\" --width 128 --height 64 --frames 17 --out clip.mp4   (random weights: noise)"
+          .format(**paths))
 
 
 def _run_generate(args) -> None:
@@ -156,8 +180,8 @@ def _run_generate(args) -> None:
         audio = AudioInput(*read_audio_as_given(args.audio))
     parts = load_components(
         args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
-        distilled_lora=args.distilled_lora, loras=loras, distilled=args.distilled,
-        dtype=getattr(torch, args.dtype), device=args.device,
+        distilled_lora=args.distilled_lora, loras=loras, video_vae=args.video_vae, audio_vae=args.audio_vae,
+        distilled=args.distilled, dtype=getattr(torch, args.dtype), device=args.device,
     )
     guidance = None
     if args.video_cfg is not None or args.audio_cfg is not None or args.stg_blocks is not None:

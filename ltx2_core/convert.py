@@ -33,7 +33,7 @@ from .gguf import keys
 from .gguf.fp8 import DROPPED_SUFFIXES, MARKER_KEYS, SCALE_SUFFIXES, pack_scaled_weights
 from .gguf.quantize import QUANTIZERS, quantize
 from .gguf.reader import ORIG_SHAPE_PREFIX
-from .gguf.tokenizer import decode_model_pieces, describe_model
+from .text.spm_model import decode_model_pieces, describe_model
 from .validation import check_output
 
 MIN_QUANT_ELEMENTS = 1024

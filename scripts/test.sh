@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
+# The README's main command in a fresh clone of HEAD with the runtime requirements only (about a minute).
+bash scripts/check_fresh_install.sh
 if [ -z "${COMFYUI_PATH:-}" ] && [ -f scripts/setup_comfyui.sh ]; then
   # Builds .comfyui/ (ComfyUI source + its own venv) when the ComfyUI source can be found; prints why not otherwise.
   if bash scripts/setup_comfyui.sh; then

@@ -67,4 +67,4 @@ def test_generate_command_end_to_end_with_demo_files(tmp_path, capsys):
         assert (video.width, video.height, video.frames) == (128, 64, 17)
         assert abs(float(video.duration * video.time_base) - float(audio.duration * audio.time_base)) < 1 / 24
     assert main(args[:-4] + ["--stg-blocks", "28"]) == 2
-    assert "STG blocks (28,) do not exist in this 2-layer model" in capsys.readouterr().err
+    assert "STG block(s) 28 do not exist in this 2-block model: use block numbers 0..1." in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The protobuf-free sentencepiece ModelProto writer/reader used for GGUF vocabularies."""
+"""The protobuf-free sentencepiece ModelProto writer/reader (text.spm_model): GGUF vocabularies, from_vocab, demo."""
 
 import io
 import sys
@@ -9,7 +9,7 @@ import pytest
 spm = pytest.importorskip("sentencepiece")
 
 from ltx2_core.errors import CheckpointError  # noqa: E402
-from ltx2_core.gguf.tokenizer import decode_model_pieces, encode_model_proto  # noqa: E402
+from ltx2_core.text.spm_model import decode_model_pieces, encode_model_proto  # noqa: E402
 from ltx2_core.text.tokenizer import GemmaTokenizer, build_model_proto  # noqa: E402
 
 SENTENCES = ["a photo of a cat", "the quick brown fox jumps over 123 lazy dogs", "waves at sunset", "hi there"] * 8
@@ -46,10 +46,29 @@ def test_rebuilt_model_encodes_like_the_original(trained):
         assert rebuilt.encode(text) == original.encode(text)
 
 
-def test_bytes_equal_the_protobuf_builder(trained):
+def _protobuf_model(pieces, scores, types) -> bytes:
+    """The same model built with protobuf (the oracle; optional, only the dev install has protobuf)."""
     pytest.importorskip("google.protobuf")
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    proto = pb.ModelProto()
+    for piece, score, kind in zip(pieces, scores, types):
+        entry = proto.pieces.add()
+        entry.piece, entry.score, entry.type = piece, score, kind
+    spec = proto.trainer_spec
+    spec.model_type, spec.vocab_size, spec.split_digits = pb.TrainerSpec.BPE, len(pieces), True
+    spec.byte_fallback, spec.unk_id, spec.bos_id, spec.eos_id, spec.pad_id = True, 3, 2, 1, 0
+    norm = proto.normalizer_spec
+    norm.name, norm.add_dummy_prefix, norm.remove_extra_whitespaces = "identity", False, False
+    norm.escape_whitespaces = True
+    return proto.SerializeToString()
+
+
+def test_bytes_equal_the_protobuf_builder(trained):
     pieces, scores, types = decode_model_pieces(trained)
-    assert encode_model_proto(pieces, scores, types) == build_model_proto(pieces, scores, types)
+    oracle = _protobuf_model(pieces, scores, types)
+    assert encode_model_proto(pieces, scores, types) == oracle
+    assert build_model_proto(pieces, scores, types) == oracle
 
 
 def test_works_without_protobuf(trained, monkeypatch):
@@ -58,6 +77,13 @@ def test_works_without_protobuf(trained, monkeypatch):
     pieces, scores, types = decode_model_pieces(trained)
     tokenizer = GemmaTokenizer.from_bytes(encode_model_proto(pieces, scores, types))
     assert tokenizer.encode("a photo of a cat")[0] == 2
+    from_vocab = GemmaTokenizer.from_vocab(pieces, scores, types)
+    assert from_vocab.encode("a photo of a cat") == tokenizer.encode("a photo of a cat")
+    from ltx2_core.pipeline.demo import demo_components
+
+    demo = demo_components().text_encoder.tokenizer
+    piece = demo.processor.piece_to_id
+    assert demo.encode("ab", add_bos=True) == [demo.bos_id, piece("a"), piece("b")]
 
 
 def test_inconsistent_or_corrupt_vocabularies():

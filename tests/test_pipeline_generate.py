@@ -7,6 +7,7 @@ import torch
 from ltx2_core.errors import InputError
 from ltx2_core.pipeline.demo import DEMO_GUIDANCE, demo_components
 from ltx2_core.pipeline.generate import generate
+from ltx2_core.pipeline.guidance import LTX23_DEV_GUIDANCE
 from ltx2_core.pipeline.lora import LoraLayer
 from ltx2_core.pipeline.two_stage import AudioInput, VideoInput
 from ltx2_core.pipeline.video_io import resize_cover
@@ -82,8 +83,8 @@ def test_lora_hooks_equal_merged_weights():
 def test_generate_argument_errors(parts):
     with pytest.raises(InputError, match="multiple of 64"):
         generate(parts, "a fox", two_stage=True, **dict(SMALL, width=96))
-    with pytest.raises(InputError, match="STG blocks"):
-        generate(parts, "a fox", **dict(SMALL, guidance=None))
+    with pytest.raises(InputError, match=r"STG block\(s\) 28 do not exist in this 2-block model"):
+        generate(parts, "a fox", **dict(SMALL, guidance=LTX23_DEV_GUIDANCE))
     with pytest.raises(InputError, match="8k\\+1"):
         VideoInput(torch.zeros(3, 4, 64, 64))
 

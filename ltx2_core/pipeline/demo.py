@@ -10,6 +10,7 @@ from typing import Optional
 
 import torch
 
+from ..atomic import atomic_output
 from ..audio import AudioVAE, AudioVAEConfig, Vocoder, VocoderConfig
 from ..errors import InputError
 from ..text import ConnectorConfig, EmbeddingsConnector, FeatureExtractorConfig, GemmaConfig, GemmaTextModel
@@ -164,30 +165,25 @@ def _transformer_metadata(config: TransformerConfig, text_encoder: TextEncoder) 
     }
 
 
-def save_demo_checkpoint(parts: Components, folder: str) -> dict:
-    """Write the demo model in the official file layout: one LTX checkpoint (transformer, text connectors,
-    video VAE, audio VAE, vocoder, with `config` metadata), a Gemma folder (weights + tokenizer +
-    config.json) and the upsampler. Returns {"checkpoint", "text_encoder", "upsampler"} paths, ready for
-    `python -m ltx2_core generate` or `load_components`."""
-    import json
-    import os
+def _write_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` atomically (never a partial file)."""
+    with atomic_output(path) as temp, open(temp, "wb") as out:
+        out.write(data)
 
-    from safetensors.torch import save_file
 
-    os.makedirs(os.path.join(folder, "gemma"), exist_ok=True)
-    text = parts.text_encoder
-    tensors = {}
-    for prefix, module in (("model.diffusion_model.", parts.transformer),
-                           ("model.diffusion_model.video_embeddings_connector.", text.video_connector),
-                           ("model.diffusion_model.audio_embeddings_connector.", text.audio_connector),
-                           ("text_embedding_projection.", text.projection), ("vae.", parts.video_vae),
-                           ("audio_vae.", parts.audio_vae), ("vocoder.", parts.vocoder)):
-        tensors.update({prefix + k: v.detach().contiguous() for k, v in module.state_dict().items()})
+def _safetensors_bytes(tensors: dict, metadata: Optional[dict] = None) -> bytes:
+    from safetensors.torch import save
+
+    return save({k: v.detach().contiguous() for k, v in tensors.items()}, metadata=metadata)
+
+
+def _checkpoint_metadata(parts: Components) -> dict:
+    """The official single file's `config` metadata (transformer, vae, audio_vae, vocoder sections)."""
     vae = parts.video_vae.config
     audio = parts.audio_vae.config
     generator = parts.vocoder.config.generator
-    metadata = {
-        "transformer": _transformer_metadata(parts.transformer.config, text),
+    return {
+        "transformer": _transformer_metadata(parts.transformer.config, parts.text_encoder),
         "vae": {"latent_channels": vae.latent_channels, "patch_size": vae.patch_size, "norm_layer": "pixel_norm",
                 "latent_log_var": vae.latent_log_var, "causal_decoder": vae.causal_decoder,
                 "timestep_conditioning": vae.timestep_conditioning, "decoder_base_channels": vae.decoder_base_channels,
@@ -214,30 +210,91 @@ def save_demo_checkpoint(parts: Components, folder: str) -> dict:
                     "stereo": True, "resblock_kernel_sizes": list(generator.resblock_kernel_sizes),
                     "resblock_dilation_sizes": [list(d) for d in generator.resblock_dilation_sizes]},
     }
-    paths = {"checkpoint": os.path.join(folder, "ltx-demo-tiny.safetensors"),
-             "text_encoder": os.path.join(folder, "gemma"),
-             "upsampler": os.path.join(folder, "ltx-demo-upscaler-x2.safetensors")}
-    save_file(tensors, paths["checkpoint"], metadata={"config": json.dumps(metadata), "model_version": "2.3.0-demo"})
-    g = text.gemma.config
-    gemma_tensors = {k: v.detach().contiguous() for k, v in text.gemma.state_dict().items()}
-    save_file(gemma_tensors, os.path.join(folder, "gemma", "model.safetensors"))
-    with open(os.path.join(folder, "gemma", "tokenizer.model"), "wb") as handle:
-        handle.write(text.tokenizer.processor.serialized_model_proto())
-    with open(os.path.join(folder, "gemma", "config.json"), "w", encoding="utf-8") as handle:
-        json.dump({"model_type": "gemma3_text", "vocab_size": g.vocab_size, "hidden_size": g.hidden_size,
-                   "intermediate_size": g.intermediate_size, "num_hidden_layers": g.num_layers,
-                   "num_attention_heads": g.num_heads, "num_key_value_heads": g.num_kv_heads, "head_dim": g.head_dim,
-                   "query_pre_attn_scalar": g.query_pre_attn_scalar, "rms_norm_eps": g.rms_norm_eps,
-                   "sliding_window": g.sliding_window,
-                   "layer_types": ["full_attention" if t == "global" else "sliding_attention" for t in g.layer_types],
-                   "rope_theta": g.rope_global_theta, "rope_local_base_freq": g.rope_local_theta,
-                   "rope_scaling": {"rope_type": "linear", "factor": g.rope_global_scaling}}, handle)
+
+
+def _gemma_hf_config(g: GemmaConfig) -> dict:
+    """config.json as Hugging Face ships Gemma 3 (`gemma3` with a `gemma3_text` text_config)."""
+    text = {"model_type": "gemma3_text", "vocab_size": g.vocab_size, "hidden_size": g.hidden_size,
+            "intermediate_size": g.intermediate_size, "num_hidden_layers": g.num_layers,
+            "num_attention_heads": g.num_heads, "num_key_value_heads": g.num_kv_heads, "head_dim": g.head_dim,
+            "query_pre_attn_scalar": g.query_pre_attn_scalar, "rms_norm_eps": g.rms_norm_eps,
+            "sliding_window": g.sliding_window, "hidden_activation": "gelu_pytorch_tanh",
+            "layer_types": ["full_attention" if t == "global" else "sliding_attention" for t in g.layer_types],
+            "rope_theta": g.rope_global_theta, "rope_local_base_freq": g.rope_local_theta,
+            "rope_scaling": {"rope_type": "linear", "factor": g.rope_global_scaling},
+            "pad_token_id": g.pad_token_id, "bos_token_id": g.bos_token_id, "eos_token_id": list(g.eos_token_ids)}
+    return {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3", "text_config": text,
+            "eos_token_id": list(g.eos_token_ids), "torch_dtype": "float32"}
+
+
+def demo_lora(parts: Components, rank: int = 2, seed: int = 1) -> dict:
+    """A tiny LoRA for the demo transformer in the official layout: `diffusion_model.<layer>.lora_A.weight`
+    (rank, in) and `.lora_B.weight` (out, rank) for the q / k / v / out projections of every attention, bfloat16."""
+    generator = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for name, module in parts.transformer.named_modules():
+        if isinstance(module, torch.nn.Linear) and name.endswith((".to_q", ".to_k", ".to_v", ".to_out.0")):
+            out_features, in_features = module.weight.shape
+            down = torch.randn(rank, in_features, generator=generator) / in_features ** 0.5
+            up = torch.randn(out_features, rank, generator=generator) * 0.05
+            tensors[f"diffusion_model.{name}.lora_A.weight"] = down.to(torch.bfloat16)
+            tensors[f"diffusion_model.{name}.lora_B.weight"] = up.to(torch.bfloat16)
+    return tensors
+
+
+DEMO_FILES = {"checkpoint": "ltx-2.3-demo-tiny.safetensors", "text_encoder": "gemma-3-demo-tiny",
+              "upsampler": "ltx-2.3-demo-spatial-upscaler-x2.safetensors", "lora": "ltx-2.3-demo-lora.safetensors"}
+
+
+def save_demo_checkpoint(parts: Components, folder: str) -> dict:
+    """Write the demo model in the official file layouts, every file atomically: the LTX-2.3 single file
+    (transformer, text projection and connectors, video VAE, audio VAE, vocoder, with `config` metadata), a
+    Gemma 3 folder as Hugging Face ships it (config.json, tokenizer.model, model.safetensors with
+    `language_model.model.*` keys), the spatial x2 upsampler (with `config` metadata) and a tiny LoRA
+    (official lora_A / lora_B keys). Returns {"checkpoint", "text_encoder", "upsampler", "lora"} paths, ready
+    for `python -m ltx2_core generate` or `load_components`."""
+    import json
+    import os
+
+    paths = {key: os.path.join(folder, name) for key, name in DEMO_FILES.items()}
+    gemma_folder = paths["text_encoder"]
+    os.makedirs(gemma_folder, exist_ok=True)
+    text = parts.text_encoder
+    tensors = {}
+    for prefix, module in (("model.diffusion_model.", parts.transformer),
+                           ("model.diffusion_model.video_embeddings_connector.", text.video_connector),
+                           ("model.diffusion_model.audio_embeddings_connector.", text.audio_connector),
+                           ("text_embedding_projection.", text.projection), ("vae.", parts.video_vae),
+                           ("audio_vae.", parts.audio_vae), ("vocoder.", parts.vocoder)):
+        tensors.update({prefix + k: v for k, v in module.state_dict().items()})
+    _write_atomic(paths["checkpoint"], _safetensors_bytes(
+        tensors, {"config": json.dumps(_checkpoint_metadata(parts)), "model_version": "2.3.0-demo"}))
+    gemma = {"language_model.model." + k: v for k, v in text.gemma.state_dict().items()}
+    _write_atomic(os.path.join(gemma_folder, "model.safetensors"), _safetensors_bytes(gemma, {"format": "pt"}))
+    _write_atomic(os.path.join(gemma_folder, "tokenizer.model"), text.tokenizer.processor.serialized_model_proto())
+    _write_atomic(os.path.join(gemma_folder, "config.json"),
+                  json.dumps(_gemma_hf_config(text.gemma.config), indent=2).encode("utf-8"))
     up = parts.upsampler.config
-    save_file({k: v.detach().contiguous() for k, v in parts.upsampler.state_dict().items()}, paths["upsampler"],
-              metadata={"config": json.dumps({"in_channels": up.in_channels, "mid_channels": up.mid_channels,
-                                              "num_blocks_per_stage": up.num_blocks_per_stage, "dims": up.dims,
-                                              "spatial_upsample": up.spatial_upsample,
-                                              "temporal_upsample": up.temporal_upsample,
-                                              "spatial_scale": up.spatial_scale,
-                                              "rational_resampler": up.rational_resampler})})
+    _write_atomic(paths["upsampler"], _safetensors_bytes(parts.upsampler.state_dict(), {"config": json.dumps({
+        "in_channels": up.in_channels, "mid_channels": up.mid_channels, "num_blocks_per_stage": up.num_blocks_per_stage,
+        "dims": up.dims, "spatial_upsample": up.spatial_upsample, "temporal_upsample": up.temporal_upsample,
+        "spatial_scale": up.spatial_scale, "rational_resampler": up.rational_resampler})}))
+    _write_atomic(paths["lora"], _safetensors_bytes(demo_lora(parts)))
     return paths
+
+
+def export_demo(folder: str, seed: int = 0) -> dict:
+    """`python -m ltx2_core demo --export FOLDER`: the demo's tiny model (with its VAE encoders, for image and
+    audio conditioning) written as real files in the official layouts (see `save_demo_checkpoint`)."""
+    import os
+
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError(f"--export {folder!r} is a file: give a folder (it is created if missing).")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"Cannot create the export folder {folder!r} ({exc.strerror}): choose another path.") \
+            from None
+    if not os.access(folder, os.W_OK):
+        raise InputError(f"The export folder {folder!r} is not writable: choose another path.")
+    return save_demo_checkpoint(demo_components(seed=seed, encoders=True), folder)

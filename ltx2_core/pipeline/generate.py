@@ -27,9 +27,12 @@ from ..validation import (
     check_finite, check_fps, check_frame_index, check_guidance, check_pixels, check_seed, check_steps, check_strength,
 )
 from .denoise import Callback, TextContext
-from .guidance import LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance
+from .guidance import (
+    LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance, check_stg_blocks, fit_stg_blocks,
+)
+from .component_files import component_files, load_text_encoder_files, load_transformer_file
 from .latents import latent_shape, make_generator, validate_file
-from .lora import load_lora, lora_hooks, merge_loras
+from .lora import load_lora, lora_hooks
 from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
 from .two_stage import (
@@ -90,10 +93,13 @@ def load_components(
     device: str = "cpu",
 ) -> Components:
     """Load every part from files. The official single-file checkpoint holds the transformer, both VAEs,
-    the vocoder and the text connectors, so `video_vae` / `audio_vae` / `vocoder` default to `checkpoint`.
-    `loras` are merged into the transformer; `distilled_lora` is kept apart and applied in stage 2 only."""
+    the vocoder and the text connectors, so `video_vae` / `audio_vae` default to `checkpoint` and `vocoder`
+    to `audio_vae`. `checkpoint` may also be a GGUF transformer (weights stay packed, dequantized per layer;
+    it carries the text connectors but no VAEs: pass `video_vae` and `audio_vae`, e.g. the single file) and
+    `text_encoder` a Gemma 3 folder, safetensors file or GGUF file, as the ComfyUI loader nodes accept.
+    `loras` are merged into the transformer (attached as per-layer patches for GGUF); `distilled_lora` is kept
+    apart and applied in stage 2 only."""
     from ..audio import load_audio_vae, load_vocoder
-    from ..transformer.loader import load_transformer
     from ..video_vae import load_video_vae
 
     validate_file(checkpoint, "Checkpoint")
@@ -105,14 +111,13 @@ def load_components(
         validate_file(path, "LoRA")
     if text_encoder is not None and not os.path.exists(text_encoder):
         raise InputError(f"Text encoder not found: {text_encoder!r}. Check the path.")
-    transformer = load_transformer(checkpoint, dtype=dtype, device=device).eval()
-    if loras:
-        merge_loras(transformer, [(load_lora(path), strength) for path, strength in loras])
+    video_vae, audio_vae, vocoder = component_files(checkpoint, video_vae, audio_vae, vocoder)
+    transformer = load_transformer_file(checkpoint, loras, dtype, device)
     parts = Components(
         transformer=transformer,
-        video_vae=load_video_vae(video_vae or checkpoint, dtype=dtype, device=device).eval(),
-        audio_vae=load_audio_vae(audio_vae or checkpoint, dtype=dtype, device=device).eval(),
-        vocoder=load_vocoder(vocoder or checkpoint, dtype=dtype, device=device).eval(),
+        video_vae=load_video_vae(video_vae, dtype=dtype, device=device).eval(),
+        audio_vae=load_audio_vae(audio_vae, dtype=dtype, device=device).eval(),
+        vocoder=load_vocoder(vocoder, dtype=dtype, device=device).eval(),
         distilled=distilled,
     )
     if upsampler is not None:
@@ -122,17 +127,8 @@ def load_components(
     if distilled_lora is not None:
         parts.stage2_lora = load_lora(distilled_lora)
     if text_encoder is not None:
-        parts.text_encoder = _load_text_encoder(text_encoder, checkpoint, dtype, device)
+        parts.text_encoder = load_text_encoder_files(text_encoder, checkpoint, dtype, device)
     return parts
-
-
-def _load_text_encoder(path: str, checkpoint: str, dtype, device):
-    from .. import text
-
-    loader = getattr(text, "load_text_encoder", None)
-    if loader is None:
-        raise InputError("This build has no text encoder loader: pass precomputed contexts to generate().")
-    return loader(path, checkpoint, dtype=dtype, device=device)
 
 
 def encode_prompts(encoder: Any, prompts: Sequence[str]) -> Tuple[TextContext, ...]:
@@ -164,10 +160,13 @@ class Generation:
 
 
 def default_guidance(parts: Components) -> Guidance:
-    """The reference guidance for the loaded model: none for distilled models, else the dev preset."""
+    """The reference guidance for the loaded model: none for distilled models, else the dev preset, its STG
+    blocks fitted to the model's depth (`guidance.fit_stg_blocks`: a shallow model gets the same relative depth)."""
     if parts.distilled:
         return NO_GUIDANCE
-    return LTX23_DEV_GUIDANCE if parts.version == "2.3" else LTX2_DEV_GUIDANCE
+    preset = LTX23_DEV_GUIDANCE if parts.version == "2.3" else LTX2_DEV_GUIDANCE
+    layers = getattr(parts.transformer.config, "num_layers", None)
+    return preset if layers is None else fit_stg_blocks(preset, layers)
 
 
 def default_stage1(parts: Components, steps: Optional[int], guidance: Optional[Guidance],
@@ -182,10 +181,8 @@ def default_stage1(parts: Components, steps: Optional[int], guidance: Optional[G
     if guidance is None:
         guidance = default_guidance(parts)
     layers = getattr(parts.transformer.config, "num_layers", None)
-    for params in (guidance.video, guidance.audio):
-        if layers is not None and params.uses_perturbed and any(b >= layers for b in params.stg_blocks):
-            raise InputError(f"STG blocks {params.stg_blocks} do not exist in this {layers}-layer model: "
-                             f"use block indices 0..{layers - 1}.")
+    if layers is not None:
+        check_stg_blocks(guidance, layers)
     return Stage(schedule, guidance, sampler)
 
 

@@ -14,7 +14,7 @@ and audio self-attention in the audio STG blocks (value pass-through); the isola
 audio-to-video and video-to-audio cross-attention in every block.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Tuple
 
 import torch
@@ -82,6 +82,32 @@ LTX23_DEV_GUIDANCE = Guidance(
 )
 # Distilled models and every stage 2: a single conditional pass.
 NO_GUIDANCE = Guidance()
+# Depth of the released LTX-2 / LTX-2.3 transformers, for which the presets' STG blocks were chosen.
+REFERENCE_DEPTH = 48
+
+
+def fit_stg_blocks(guidance: Guidance, num_layers: int) -> Guidance:
+    """A preset's STG blocks for a model `num_layers` deep. Blocks the model has are kept (every released
+    model keeps the reference block); a block it lacks moves to the same relative depth,
+    min(num_layers - 1, round(block * num_layers / 48)): block 28 or 29 of 48 becomes block 1 of a
+    2-block model."""
+    def fit(params: GuidanceParams) -> GuidanceParams:
+        if all(b < num_layers for b in params.stg_blocks):
+            return params
+        blocks = sorted({min(num_layers - 1, round(b * num_layers / REFERENCE_DEPTH)) if b >= num_layers else b
+                         for b in params.stg_blocks})
+        return replace(params, stg_blocks=tuple(blocks))
+
+    return Guidance(fit(guidance.video), fit(guidance.audio))
+
+
+def check_stg_blocks(guidance: Guidance, num_layers: int) -> None:
+    """InputError when a stream with STG on names a block the `num_layers`-deep model does not have."""
+    for params in (guidance.video, guidance.audio):
+        missing = [b for b in params.stg_blocks if b >= num_layers]
+        if params.uses_perturbed and missing:
+            raise InputError(f"STG block(s) {', '.join(map(str, missing))} do not exist in this {num_layers}-block "
+                             f"model: use block numbers 0..{num_layers - 1}.")
 
 PASS_ORDER = ("cond", "uncond", "perturbed", "isolated")
 

@@ -37,7 +37,8 @@ def read_gemma_tensors(source: Source, device="cpu") -> Tuple[dict, Optional[Gem
     path = os.fspath(source)
     if path.endswith(".gguf"):
         raise UnsupportedFormatError(
-            f"{os.path.basename(path)} is a GGUF file: load it with the GGUF loader, which passes its tensors here."
+            f"{os.path.basename(path)} is a GGUF Gemma file: load it with ltx2_core.gguf.load_gemma_gguf, or give it "
+            "to load_components / `generate --text-encoder`, which read GGUF files directly."
         )
     if not os.path.exists(path):
         raise CheckpointError(f"Gemma weights not found: {path!r}. Check the path in the text-encoder loader.")

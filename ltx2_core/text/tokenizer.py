@@ -12,6 +12,7 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
 import torch
 
 from ..errors import CheckpointError, InputError
+from .spm_model import encode_model_proto
 
 MAX_LENGTH = 1024
 SPIECE_KEY = "spiece_model"
@@ -139,35 +140,12 @@ class GemmaTokenizer:
 
 
 def build_model_proto(pieces, scores, types=None, *, byte_fallback: bool = True) -> bytes:
-    """A serialized sentencepiece BPE ModelProto with Gemma's settings (no dummy prefix, identity normalizer)."""
-    try:
-        from sentencepiece import sentencepiece_model_pb2 as pb
-    except ImportError:
-        raise CheckpointError(
-            "Rebuilding a tokenizer from a vocabulary needs 'sentencepiece' and 'protobuf'."
-        ) from None
-    if len(pieces) != len(scores) or (types is not None and len(types) != len(pieces)):
-        raise CheckpointError("Tokenizer vocabulary is inconsistent: pieces, scores and types differ in length.")
-    proto = pb.ModelProto()
-    for index, (piece, score) in enumerate(zip(pieces, scores, strict=True)):
-        entry = proto.pieces.add()
-        entry.piece = piece
-        entry.score = float(score)
-        entry.type = int(types[index]) if types is not None else pb.ModelProto.SentencePiece.NORMAL
-    spec = proto.trainer_spec
-    spec.model_type = pb.TrainerSpec.BPE
-    spec.vocab_size = len(pieces)
-    spec.byte_fallback = byte_fallback
-    spec.split_digits = True
+    """A serialized sentencepiece BPE ModelProto with Gemma's settings (no dummy prefix, identity normalizer),
+    special ids taken from the `<pad>` / `<eos>` / `<bos>` / `<unk>` pieces. Needs no protobuf."""
     index_of = {p: i for i, p in enumerate(pieces)}
-    spec.pad_id, spec.eos_id, spec.bos_id = (index_of.get(p, -1) for p in ("<pad>", "<eos>", "<bos>"))
-    spec.unk_id = index_of.get("<unk>", 3)
-    norm = proto.normalizer_spec
-    norm.name = "identity"
-    norm.add_dummy_prefix = False
-    norm.remove_extra_whitespaces = False
-    norm.escape_whitespaces = True
-    return proto.SerializeToString()
+    pad, eos, bos = (index_of.get(p, -1) for p in ("<pad>", "<eos>", "<bos>"))
+    return encode_model_proto(pieces, scores, types, model_type="bpe", byte_fallback=byte_fallback,
+                              unk_id=index_of.get("<unk>", 3), bos_id=bos, eos_id=eos, pad_id=pad)
 
 
 def find_tokenizer(path: str) -> Optional[str]:
