@@ -146,3 +146,25 @@ def test_sharded_official_checkpoint_loads_like_the_single_file(tmp_path):
         assert a.config == b.config and same(a, b)
     transformer, sharded = load_transformer(str(single)), load_transformer(shards[-1])
     assert transformer.config == sharded.config and same(transformer, sharded)
+
+
+def test_load_components_takes_a_sharded_checkpoint_folder(tmp_path):
+    """The official single file split into shards + index loads through load_components / generate as a folder
+    (the transformer, both VAEs, the vocoder and the text connectors all read the shards)."""
+    from safetensors import safe_open
+
+    from ltx2_core.pipeline.demo import demo_components, save_demo_checkpoint
+    from ltx2_core.pipeline.generate import load_components
+    from test_checkpoint_source import write_sharded
+
+    files = save_demo_checkpoint(demo_components(encoders=True), str(tmp_path / "single"))
+    with safe_open(files["checkpoint"], "pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        metadata = handle.metadata()
+    shards = write_sharded(tensors, str(tmp_path / "sharded"), "model", max_bytes=200_000, metadata=metadata)
+    assert len(shards) >= 3
+    single = load_components(files["checkpoint"], text_encoder=files["text_encoder"], dtype=torch.float32)
+    sharded = load_components(str(tmp_path / "sharded"), text_encoder=files["text_encoder"], dtype=torch.float32)
+    for name in ("transformer", "video_vae", "audio_vae", "vocoder"):
+        assert same(getattr(single, name), getattr(sharded, name)), name
+    assert same(single.text_encoder, sharded.text_encoder)

@@ -17,9 +17,11 @@ from .lora import load_lora, merge_loras
 
 
 def is_gguf_file(path: str) -> bool:
-    """Whether `path` is a GGUF file (by its magic bytes, whatever its name)."""
+    """Whether `path` is a GGUF file (by its magic bytes, whatever its name); folders are not."""
     from ..gguf.reader import GGUF_MAGIC
 
+    if not os.path.isfile(path):
+        return False
     with open(path, "rb") as handle:
         return handle.read(len(GGUF_MAGIC)) == GGUF_MAGIC
 
@@ -40,9 +42,9 @@ def component_files(checkpoint: str, video_vae: Optional[str], audio_vae: Option
     if is_gguf_file(checkpoint):
         missing = [name for name, path in given.items() if path is None]
     else:
-        from ..checkpoint import read_safetensors_header
+        from ..checkpoint_source import open_checkpoint
 
-        keys = [k for k in read_safetensors_header(checkpoint) if k != "__metadata__"]
+        keys = open_checkpoint(checkpoint, what="checkpoint").keys()
         missing = [name for name, path in given.items()
                    if path is None and not any(k.startswith(_PARTS[name][0]) for k in keys)]
     if missing:

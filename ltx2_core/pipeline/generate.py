@@ -31,7 +31,7 @@ from .guidance import (
     LTX2_DEV_GUIDANCE, LTX23_DEV_GUIDANCE, NO_GUIDANCE, Guidance, check_stg_blocks, fit_stg_blocks,
 )
 from .component_files import component_files, load_text_encoder_files, load_transformer_file
-from .latents import latent_shape, make_generator, validate_file
+from .latents import latent_shape, make_generator, validate_file, validate_path
 from .lora import load_lora, lora_hooks
 from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
@@ -102,15 +102,17 @@ def load_components(
     from ..audio import load_audio_vae, load_vocoder
     from ..video_vae import load_video_vae
 
-    validate_file(checkpoint, "Checkpoint")
-    for path, what in ((upsampler, "Upsampler"), (distilled_lora, "Distilled LoRA"), (video_vae, "Video VAE"),
-                       (audio_vae, "Audio VAE"), (vocoder, "Vocoder")):
+    for path, what in ((checkpoint, "Checkpoint"), (video_vae, "Video VAE"), (audio_vae, "Audio VAE"),
+                       (vocoder, "Vocoder")):  # a file, a shard index or a (sharded) folder
+        if what == "Checkpoint" or path is not None:
+            validate_path(path, what)
+    for path, what in ((upsampler, "Upsampler"), (distilled_lora, "Distilled LoRA")):
         if path is not None:
             validate_file(path, what)
     for path, _ in loras:
         validate_file(path, "LoRA")
-    if text_encoder is not None and not os.path.exists(text_encoder):
-        raise InputError(f"Text encoder not found: {text_encoder!r}. Check the path.")
+    if text_encoder is not None:
+        validate_path(text_encoder, "Text encoder")
     video_vae, audio_vae, vocoder = component_files(checkpoint, video_vae, audio_vae, vocoder)
     transformer = load_transformer_file(checkpoint, loras, dtype, device)
     parts = Components(

@@ -89,6 +89,12 @@ def validate_file(path: Optional[str], what: str) -> None:
         raise InputError(f"{what} not found: {path!r}. Check the path.")
 
 
+def validate_path(path: Optional[str], what: str) -> None:
+    """Raise InputError when `path` is neither a file nor a folder (sharded checkpoints are folders)."""
+    if path is None or not os.path.exists(path):
+        raise InputError(f"{what} not found: {path!r}. Check the path.")
+
+
 def latent_shape(
     width: int,
     height: int,
