@@ -61,6 +61,14 @@ def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma
     )
 
 
+def _context(state: Optional[StreamState], context: TextContext, positive: TextContext) -> TextContext:
+    """The context a stream sees in a pass: a frozen stream (audio-to-video) keeps the positive prompt even in
+    the unconditioned pass. Official: Lightricks/LTX-2 @ 400fd310 (2026-08-16) `_guided_denoise` gives a
+    stream without a negative context its positive one, and `a2vid_two_stage` builds the audio guider
+    without one (as ltx-pipelines 1.0.0 did); frozen streams get Modality.sigma 0 (`_stream_input`)."""
+    return positive if state is not None and state.frozen else context
+
+
 def _pass_perturbations(name: str, guidance: Guidance, batch: int) -> Perturbations:
     if name == "perturbed":  # STG: each stream's self-attention skipped in its own blocks
         item = ItemPerturbation(
@@ -118,8 +126,8 @@ def run_passes(
     for name in passes:
         context = negative if name == "uncond" else positive
         per_pass.append((
-            _stream_input(video, x_video, sigma, context.video),
-            _stream_input(audio, x_audio, sigma, context.audio),
+            _stream_input(video, x_video, sigma, _context(video, context, positive).video),
+            _stream_input(audio, x_audio, sigma, _context(audio, context, positive).audio),
             _pass_perturbations(name, guidance, batch),
         ))
     same_context = negative is None or (
