@@ -4,8 +4,12 @@ the positive audio context in the unconditioned pass (1.0.0 and Lightricks/LTX-2
 gets Modality.sigma 0 (the newer official rule, HEAD `state.frozen`; 1.0.0 passed the step sigma, so the
 oracle zeroes it, `frozen_audio_sigma="zero"`, and a test shows the two differ)."""
 
+import io
+import json
 import os
+import subprocess
 import sys
+import tarfile
 
 import pytest
 import torch
@@ -102,3 +106,38 @@ def test_frozen_audio_res2s_matches_official_head_loop(models):
     rel_v = _rel(result.video, ref_video)
     print(f"res_2s a2v: video rel {rel_v:.2e}")
     assert rel_v <= 2e-6 and torch.equal(result.audio, kept) and torch.equal(ref_audio, kept)
+
+
+# The current official source this behaviour follows (a bare git dir, e.g. from `fetch github:Lightricks/LTX-2`).
+OFFICIAL_GIT = os.environ.get("LTX2_OFFICIAL_GIT", "/work/.mirror/Lightricks+LTX-2/repo")
+OFFICIAL_COMMIT = "400fd31054597515f47125691032c04b1c3ee24e"  # 2026-08-16
+
+
+def _official_source(tmp_path):
+    """Lightricks/LTX-2 @ OFFICIAL_COMMIT (ltx-core + ltx-pipelines sources) under tmp_path, or skip."""
+    if not os.path.isdir(OFFICIAL_GIT):
+        pytest.skip(f"optional oracle: no Lightricks/LTX-2 git dir at {OFFICIAL_GIT} (set LTX2_OFFICIAL_GIT)")
+    run = subprocess.run(["git", "--git-dir", OFFICIAL_GIT, "archive", "--format=tar", OFFICIAL_COMMIT,
+                          "packages/ltx-core/src", "packages/ltx-pipelines/src"], capture_output=True)
+    if run.returncode:
+        pytest.skip(f"optional oracle: {OFFICIAL_GIT} lacks commit {OFFICIAL_COMMIT[:8]}")
+    with tarfile.open(fileobj=io.BytesIO(run.stdout)) as archive:
+        archive.extractall(tmp_path, filter="data")
+    stubs = tmp_path / "stubs"
+    stubs.mkdir()
+    (stubs / "OpenImageIO.py").write_text("")  # HDR image IO: imported by media_io, never called here
+    return [str(stubs), str(tmp_path / "packages/ltx-core/src"), str(tmp_path / "packages/ltx-pipelines/src")]
+
+
+def test_frozen_audio_matches_the_current_official_source(tmp_path):
+    """The a2v stage against the official source it follows, run from that source in a subprocess (its
+    ltx_core shadows the installed 1.0.0): positive audio context in the uncond pass, Modality.sigma 0."""
+    paths = _official_source(tmp_path)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths + [root]))
+    run = subprocess.run([sys.executable, os.path.join(root, "tests", "_head_a2v_oracle.py")], env=env, cwd=root,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    print(f"a2v vs Lightricks/LTX-2 @ {OFFICIAL_COMMIT[:8]}: video rel {out['video_rel']:.2e}")
+    assert out["ltx_core"].startswith(str(tmp_path)) and out["audio_equal"] and out["video_rel"] <= 2e-6
