@@ -60,10 +60,10 @@ class LTX2Guider(io.ComfyNode):
     def execute(cls, video_cfg, audio_cfg, stg_scale, stg_blocks, modality_scale, rescale):
         from ..ltx2_core.pipeline.guidance import Guidance, GuidanceParams
 
-        blocks = parse_blocks(stg_blocks)
-        common = dict(stg=stg_scale, stg_blocks=blocks, rescale=rescale, modality=modality_scale)
-        return io.NodeOutput(Guidance(video=GuidanceParams(cfg=video_cfg, **common),
-                                      audio=GuidanceParams(cfg=audio_cfg, **common)))
+        streams = params.guider_streams(video_cfg=video_cfg, audio_cfg=audio_cfg, stg_scale=stg_scale,
+                                        stg_blocks=parse_blocks(stg_blocks), modality_scale=modality_scale,
+                                        rescale=rescale)
+        return io.NodeOutput(Guidance(**{stream: GuidanceParams(**fields) for stream, fields in streams.items()}))
 
 
 class LTX2Scheduler(io.ComfyNode):
