@@ -158,6 +158,20 @@ def reference_res2s_run(x0_model, shape, fps, sigmas, guidance, ctx_pos, ctx_neg
                          bongmath_iterations=bongmath_iterations)
 
 
+def oracle_with_lora(ours: LTX2Transformer, lora: dict, strength: float) -> X0Model:
+    """ti2vid_two_stages' stage-2 model: our weights plus each LoRA delta as ltx-core computes it
+    (`fuse_loras._prepare_deltas`: B * strength @ A; its fusing step takes only bf16 / fp8 weights)."""
+    from ltx_core.loader.fuse_loras import _prepare_deltas
+    from ltx_core.loader.primitives import LoraStateDictWithStrength, StateDict
+
+    loras = [LoraStateDictWithStrength(StateDict(lora, torch.device("cpu"), 0, {torch.float32}), strength)]
+    state = {}
+    for key, weight in ours.state_dict().items():
+        delta = _prepare_deltas(loras, key, weight.dtype, weight.device) if key.endswith(".weight") else None
+        state[key] = weight if delta is None else weight + delta
+    return X0Model(ltx_core_model(ours.config, state, torch.float32))
+
+
 def oracle_upsampler(ours_upsampler, ours_vae):
     """(ltx-core LatentUpsampler, an encoder stand-in holding ltx-core PerChannelStatistics) with our weights."""
     from ltx_core.model.upsampler.model import LatentUpsampler
@@ -174,17 +188,19 @@ def oracle_upsampler(ours_upsampler, ours_vae):
 
 
 def reference_two_stage(x0_model, small, full, fps, stage1_sigmas, guidance, ctx_pos, ctx_neg, seed, upsampler,
-                        encoder, stage2_model=None, frozen_audio=None):
+                        encoder, stage2_model=None, frozen_audio=None, loop="euler"):
     """ti2vid_two_stages (guidance given), distilled (guidance None) or a2vid_two_stage (`frozen_audio`) at
     the latent level: stage 1 at `small`, `upsample_video`, stage 2 at `full` from the upsampled video and
     the stage-1 audio (or the frozen audio again), noised to STAGE_2_DISTILLED_SIGMA_VALUES[0], unguided,
-    with the same noiser. Returns the stage-2 (video, audio) latents."""
+    with the same noiser. loop "res_2s": ti2vid_two_stages_hq's sampler in both stages (its LoRA strengths
+    aside). Returns the stage-2 (video, audio) latents."""
     noiser = GaussianNoiser(torch.Generator().manual_seed(seed))
     video, audio = official_stage(x0_model, small, fps, stage1_sigmas, guidance, ctx_pos, ctx_neg, [], noiser,
-                                  factory=guidance is not None and frozen_audio is None, frozen_audio=frozen_audio)
+                                  loop=loop, factory=guidance is not None and frozen_audio is None and loop == "euler",
+                                  frozen_audio=frozen_audio)
     with torch.no_grad():
         upscaled = upsample_video(latent=video[:1], video_encoder=encoder, upsampler=upsampler)
     sigmas = torch.Tensor(STAGE_2_DISTILLED_SIGMA_VALUES)
     return official_stage(stage2_model or x0_model, full, fps, sigmas, None, ctx_pos, ctx_neg, [], noiser,
-                          noise_scale=sigmas[0].item(), initial_video=upscaled, initial_audio=audio,
+                          loop=loop, noise_scale=sigmas[0].item(), initial_video=upscaled, initial_audio=audio,
                           frozen_audio=frozen_audio)

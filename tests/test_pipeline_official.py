@@ -81,6 +81,27 @@ def test_gradient_estimation_loop_matches_official(pair, i2v):
     assert _rel(other_gamma, ref_video) > 1e-3  # the loop is sensitive to gamma
 
 
+def test_gradient_estimation_float64_matches_official(pair):
+    """In float64 gradient estimation agrees as closely as Euler does (ltx-core rounds x0 to float32 there),
+    so the larger float32 difference above is round-off, not a different rule."""
+    import copy
+
+    from ltx2_core.pipeline.conditioning import initial_audio_state, initial_video_state
+
+    ours, oracle = (copy.deepcopy(m).double() for m in pair)
+    shape = latent_shape(96, 64, 17, FPS, video_channels=8, audio_channels=2, audio_mel_bins=4)
+    pos, neg = (tuple(t.double() for t in ctx) for ctx in _contexts(ours))
+    video, audio = initial_video_state(shape, FPS, dtype=torch.float64), initial_audio_state(shape, dtype=torch.float64)
+    noise = draw_noise([video.latent.shape, audio.latent.shape], make_generator(5), torch.float64)
+    result = denoise(ours, shape, video, audio, ltx2_sigmas(4), TextContext(*pos), TextContext(*neg), GUIDANCE,
+                     noise=noise, sampler="gradient_estimation")
+    ref_video, ref_audio = reference_run(oracle, shape, FPS, ltx2_sigmas(4), GUIDANCE, pos, neg, [], seed=5,
+                                         dtype=torch.float64, loop="gradient_estimation")
+    rel_v, rel_a = _rel(result.video, ref_video), _rel(result.audio, ref_audio)
+    print(f"gradient estimation float64: video rel {rel_v:.2e}, audio rel {rel_a:.2e}")
+    assert result.video.dtype == torch.float64 and rel_v <= 1.5e-6 and rel_a <= 1.5e-6
+
+
 def test_distilled_loop_matches_official(pair):
     ours, oracle = pair
     assert DISTILLED_SIGMAS == tuple(DISTILLED_SIGMA_VALUES)
@@ -148,6 +169,60 @@ def test_two_stage_generate_matches_official(two_stage_parts, distilled):
     assert rel_v <= TOL and rel_a <= TOL
 
 
+def test_two_stage_res2s_matches_official_hq_loop(two_stage_parts):
+    """res_2s in both stages as ti2vid_two_stages_hq runs it (its schedule shifted for the stage-1 latent)."""
+    parts, oracle, upsampler, encoder = two_stage_parts
+    pos, neg = _contexts(parts.transformer, seed=3)
+    small = _official_shape(SIZE["width"] // 2, SIZE["height"] // 2, SIZE["frames"], FPS)
+    full = _official_shape(**SIZE)
+    sigmas = LTX2Scheduler().execute(latent=torch.empty(small.video), steps=3).to(torch.float32)
+    ref_video, ref_audio = reference_two_stage(oracle, small, full, FPS, sigmas, GUIDANCE, pos, neg, seed=9,
+                                               upsampler=upsampler, encoder=encoder, loop="res_2s")
+    clip = generate(parts, "", contexts=(TextContext(*pos), TextContext(*neg)), sigmas=sigmas.tolist(), seed=9,
+                    two_stage=True, guidance=GUIDANCE, sampler="res_2s", **SIZE)
+    rel_v, rel_a = _rel(clip.video_latent, ref_video), _rel(clip.audio_latent, ref_audio)
+    print(f"two-stage res_2s: video rel {rel_v:.2e}, audio rel {rel_a:.2e}")
+    assert rel_v <= TOL and rel_a <= TOL
+
+
+def test_two_stage_with_distilled_lora_in_stage_2_matches_official(two_stage_parts, tmp_path):
+    """ti2vid_two_stages: stage 2 runs the dev model with the distilled LoRA (stage 1 without it)."""
+    from safetensors.torch import save_file
+
+    from _pipeline_oracle import oracle_with_lora
+
+    from ltx2_core.pipeline.lora import load_lora
+
+    parts, oracle, upsampler, encoder = two_stage_parts
+    weights, gen = parts.transformer.state_dict(), torch.Generator().manual_seed(12)
+    targets = ["transformer_blocks.0.attn1.to_q", "transformer_blocks.1.ff.net.0.proj",
+               "transformer_blocks.1.audio_attn2.to_v", "proj_out"]
+    lora = {}
+    for name in targets:
+        out_dim, in_dim = weights[name + ".weight"].shape
+        lora[name + ".lora_A.weight"] = torch.randn(4, in_dim, generator=gen) * 0.1
+        lora[name + ".lora_B.weight"] = torch.randn(out_dim, 4, generator=gen) * 0.1
+    path = str(tmp_path / "distilled-lora.safetensors")
+    save_file({"diffusion_model." + k: v for k, v in lora.items()}, path)
+    pos, neg = _contexts(parts.transformer, seed=3)
+    small = _official_shape(SIZE["width"] // 2, SIZE["height"] // 2, SIZE["frames"], FPS)
+    full = _official_shape(**SIZE)
+    ref_video, ref_audio = reference_two_stage(
+        oracle, small, full, FPS, LTX2Scheduler().execute(steps=3).to(torch.float32), GUIDANCE, pos, neg, seed=9,
+        upsampler=upsampler, encoder=encoder, stage2_model=oracle_with_lora(parts.transformer, lora, 0.8))
+    parts.stage2_lora, parts.stage2_lora_strength = load_lora(path), 0.8
+    try:
+        clip = _generate(parts, (TextContext(*pos), TextContext(*neg)), GUIDANCE, False)
+        parts.stage2_lora = None
+        plain = _generate(parts, (TextContext(*pos), TextContext(*neg)), GUIDANCE, False)
+    finally:
+        parts.stage2_lora, parts.stage2_lora_strength = None, 1.0
+    rel_v, rel_a = _rel(clip.video_latent, ref_video), _rel(clip.audio_latent, ref_audio)
+    print(f"two-stage dev + distilled LoRA: video rel {rel_v:.2e}, audio rel {rel_a:.2e}")
+    assert rel_v <= TOL and rel_a <= TOL
+    assert _rel(plain.video_latent, ref_video) > 1e-3  # the LoRA matters
+
+
 def test_two_stage_audio_to_video_matches_official(two_stage_parts):
     """a2vid_two_stage: the audio stays frozen in both stages and the output keeps the given waveform."""
     parts = two_stage_parts[0]
@@ -162,3 +237,24 @@ def test_two_stage_audio_to_video_matches_official(two_stage_parts):
     print(f"two-stage a2v: video rel {rel_v:.2e}")
     assert rel_v <= TOL
     assert clip.sample_rate == 16000 and torch.equal(clip.audio, wave[:, : round(SIZE["frames"] / FPS * 16000)])
+
+
+ONE_STREAM_SKIPS = pytest.mark.xfail(strict=True, reason=(
+    "the official loop passes the skipping stream as Modality(enabled=False) (its tokens frozen through the "
+    "blocks, still read by the other stream's cross-attention); ltx2_core runs it normally: needs "
+    "ModalityInput.enabled (issue 11, section 7) passed by denoise for the skipping stream"))
+
+
+@pytest.mark.parametrize("skips", [(1, 1), pytest.param((1, 0), marks=ONE_STREAM_SKIPS),
+                                   pytest.param((0, 2), marks=ONE_STREAM_SKIPS)], ids=["both", "video", "audio"])
+def test_guidance_skip_steps_match_official(pair, skips):
+    """skip_step k: a stream's guided x0 is recomputed on every (k+1)-th step and reused in between (when
+    both streams skip a step, the official loop makes no model call)."""
+    ours, oracle = pair
+    guidance = Guidance(GuidanceParams(cfg=3.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0, skip_step=skips[0]),
+                        GuidanceParams(cfg=7.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0, skip_step=skips[1]))
+    result, shape, pos, neg, items = _one_stage(ours, ltx2_sigmas(6), guidance, "euler", False)
+    ref_video, ref_audio = reference_run(oracle, shape, FPS, ltx2_sigmas(6), guidance, pos, neg, items, seed=5)
+    rel_v, rel_a = _rel(result.video, ref_video), _rel(result.audio, ref_audio)
+    print(f"skip steps {skips}: video rel {rel_v:.2e}, audio rel {rel_a:.2e}")
+    assert rel_v <= TOL and rel_a <= TOL

@@ -46,6 +46,13 @@ def audio_latent(tokens: torch.Tensor, state: StreamState, shape: LatentShape) -
     return unpatchify_audio(tokens[:, : state.target_tokens], shape.audio_channels, shape.audio_mel_bins)
 
 
+def _sigma_dtype(device: torch.device) -> torch.dtype:
+    """The model's per-item sigma in float64 (float32 on MPS, which has no float64): res_2s midpoint sigmas
+    sqrt(sigma * sigma_next) are no float32 values, and the official loop hands them over in double precision
+    (their x1000 timestep is rounded to float32 once, in the embedding)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+
 def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma: float,
                   context: torch.Tensor) -> Optional[ModalityInput]:
     if state is None:
@@ -54,7 +61,7 @@ def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma
     step_sigma = 0.0 if state.frozen else sigma
     return ModalityInput(
         latent=x,
-        sigma=torch.full((batch,), step_sigma, dtype=torch.float32, device=x.device),
+        sigma=torch.full((batch,), step_sigma, dtype=_sigma_dtype(x.device), device=x.device),
         timesteps=token_sigmas(state.mask, step_sigma, x.dtype),
         positions=state.positions,
         context=context,
