@@ -97,7 +97,7 @@ def test_frozen_audio_drives_the_video(models):
     assert _rel(changed.video, result.video) > 1e-3
 
 
-def test_frozen_audio_res2s_matches_official_head_loop(models):
+def test_frozen_audio_res2s_matches_official_loop(models):
     ours, oracle = models["2.3"]
     result, shape, pos, neg, given, _ = _ours(ours, False, sampler="res_2s")
     kept = given[:, :, : shape.audio_frames]

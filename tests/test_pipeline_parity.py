@@ -1,4 +1,5 @@
-"""A full guided denoise loop equals the reference loop built from ltx-core 1.0.0 components."""
+"""A full guided denoise loop (dev guidance; text, image and keyframe conditioning) equals ltx-pipelines 1.0.0's
+`euler_denoising_loop` + `multi_modal_guider_denoising_func` on ltx-core 1.0.0 (`_pipeline_oracle`)."""
 
 import dataclasses
 import os
