@@ -90,3 +90,11 @@ def resolve_model_file(directories: Iterable[str], name: str) -> Optional[str]:
         if os.path.isfile(path):
             return path
     return None
+
+
+def guider_streams(video_cfg: float, audio_cfg: float, stg_scale: float, stg_blocks: tuple, modality_scale: float,
+                   rescale: float) -> Dict[str, dict]:
+    """The LTX2 Guider node's inputs as `GuidanceParams` fields per stream: each stream its own CFG scale,
+    STG / modality / rescale shared."""
+    common = dict(stg=stg_scale, stg_blocks=tuple(stg_blocks), rescale=rescale, modality=modality_scale)
+    return {"video": dict(cfg=video_cfg, **common), "audio": dict(cfg=audio_cfg, **common)}

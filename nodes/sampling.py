@@ -62,9 +62,10 @@ class LTX2Guider(io.ComfyNode):
         from ..ltx2_core.pipeline.guidance import Guidance, GuidanceParams
         from ..ltx2_core.validation import check_guidance
 
-        blocks = parse_blocks(stg_blocks)
-        common = dict(stg=stg_scale, stg_blocks=blocks, rescale=rescale, modality=modality_scale)
-        guidance = Guidance(video=GuidanceParams(cfg=video_cfg, **common), audio=GuidanceParams(cfg=audio_cfg, **common))
+        streams = params.guider_streams(video_cfg=video_cfg, audio_cfg=audio_cfg, stg_scale=stg_scale,
+                                        stg_blocks=parse_blocks(stg_blocks), modality_scale=modality_scale,
+                                        rescale=rescale)
+        guidance = Guidance(**{stream: GuidanceParams(**fields) for stream, fields in streams.items()})
         check_guidance(guidance)
         return io.NodeOutput(guidance)
 

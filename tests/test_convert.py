@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-gguf = pytest.importorskip("gguf")
-spm = pytest.importorskip("sentencepiece")
+import gguf  # runtime dependencies: never skipped
+import sentencepiece as spm
 from safetensors.torch import save_file  # noqa: E402
 
 from ltx2_core.convert import convert, main  # noqa: E402

@@ -157,6 +157,26 @@ def test_rmsnorm_zero_centred_weight_and_float32_compute():
     assert torch.allclose(norm(x).float(), 2 * expected, atol=2e-2)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_rmsnorm_equals_transformers_bit_for_bit(dtype):
+    """Half-precision activations are normalised in float32 and rounded once, as transformers does;
+    normalising in the half type itself rounds every intermediate and changes many outputs."""
+    from transformers.models.gemma3.modeling_gemma3 import Gemma3RMSNorm
+
+    gen = torch.Generator().manual_seed(5)
+    x = (torch.randn(8, 256, generator=gen) * torch.logspace(-2, 2, 256)).to(dtype)
+    weight = (torch.randn(256, generator=gen) * 0.5).to(dtype)
+    ours, ref = GemmaRMSNorm(256, 1e-6, dtype=dtype), Gemma3RMSNorm(256, 1e-6).to(dtype)
+    with torch.no_grad():
+        ours.weight.copy_(weight)
+        ref.weight.copy_(weight)
+        got, want = ours(x), ref(x)
+        y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+        in_half = y * (1.0 + weight)
+    assert got.dtype == dtype and torch.equal(got, want)
+    assert (in_half != want).float().mean().item() > 0.05  # the upcast is what makes them equal
+
+
 def test_kv_cache_matches_full_forward():
     cfg = GemmaConfig.tiny(num_layers=3, sliding_window=4)
     ours, _ = make_pair(cfg, torch.float64)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-gguf = pytest.importorskip("gguf")
+import gguf  # a runtime dependency: never skipped
 from gguf import GGMLQuantizationType as Q  # noqa: E402
 
 from ltx2_core.errors import InputError, UnsupportedFormatError  # noqa: E402

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-gguf = pytest.importorskip("gguf")
+import gguf  # a runtime dependency: never skipped
 from gguf import GGMLQuantizationType as Q  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-spm = pytest.importorskip("sentencepiece")
+import sentencepiece as spm  # a runtime dependency: never skipped
 
 from ltx2_core.errors import CheckpointError  # noqa: E402
 from ltx2_core.text.spm_model import decode_model_pieces, encode_model_proto  # noqa: E402
@@ -97,7 +97,7 @@ def test_inconsistent_or_corrupt_vocabularies():
 def test_gguf_vocabulary_without_byte_pieces(tmp_path, kind, model_type, dummy_prefix):
     """A GGUF vocabulary with no <0xNN> byte pieces (a tokenizer trained without byte fallback, T5's) rebuilds:
     byte fallback follows the vocabulary (sentencepiece refuses byte_fallback without the 256 byte pieces)."""
-    gguf = pytest.importorskip("gguf")
+    import gguf
     from ltx2_core.gguf import gemma_tokenizer_from_gguf
 
     buf = io.BytesIO()

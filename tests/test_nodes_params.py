@@ -91,3 +91,44 @@ console.log(JSON.stringify(out));
         assert js["problems"] == params.size_problems(w + 8, h, f + 1)
         assert js["act"] == pytest.approx(params.activation_gib(w, h, f, fps, 2, 4), rel=1e-12)
         assert js["frames"] == [params.frames_from_seconds(s, fps) for s in (0.2, 1, 2.5, 5, 7.3)]
+
+
+def test_guider_streams_give_each_stream_its_own_cfg():
+    from ltx2_core.pipeline.guidance import Guidance, GuidanceParams
+
+    streams = params.guider_streams(video_cfg=3.0, audio_cfg=7.0, stg_scale=1.5, stg_blocks=[28, 29],
+                                    modality_scale=2.5, rescale=0.7)
+    shared = dict(stg=1.5, stg_blocks=(28, 29), rescale=0.7, modality=2.5)
+    assert streams == {"video": dict(cfg=3.0, **shared), "audio": dict(cfg=7.0, **shared)}
+    guidance = Guidance(**{stream: GuidanceParams(**fields) for stream, fields in streams.items()})
+    assert (guidance.video.cfg, guidance.audio.cfg) == (3.0, 7.0)
+
+
+def _guider_execute():
+    import ast
+
+    tree = ast.parse(open(os.path.join(REPO, "nodes", "sampling.py")).read())
+    node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "LTX2Guider")
+    schema = next(f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "define_schema")
+    execute = next(f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "execute")
+    inputs = [c.args[0].value for c in ast.walk(schema) if isinstance(c, ast.Call)
+              and getattr(c.func, "attr", None) == "Input"]
+    call = next(c for c in ast.walk(execute) if isinstance(c, ast.Call)
+                and getattr(c.func, "attr", None) == "guider_streams")
+    return inputs, [a.arg for a in execute.args.args[1:]], call
+
+
+def test_guider_node_passes_every_input_to_the_stream_of_its_name():
+    """The node's execute hands each schema input, by its own name, to `guider_streams` (a video/audio CFG
+    swap in the node is a wrong keyword here, or a wrong dict in `guider_streams` above)."""
+    import ast
+
+    inputs, arguments, call = _guider_execute()
+    assert inputs == arguments == ["video_cfg", "audio_cfg", "stg_scale", "stg_blocks", "modality_scale", "rescale"]
+    assert not call.args and sorted(k.arg for k in call.keywords) == sorted(inputs)
+    for keyword in call.keywords:
+        value = keyword.value
+        if keyword.arg == "stg_blocks":  # parsed from its text first
+            assert isinstance(value, ast.Call) and value.func.id == "parse_blocks"
+            value = value.args[0]
+        assert isinstance(value, ast.Name) and value.id == keyword.arg, ast.unparse(keyword)

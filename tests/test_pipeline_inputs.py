@@ -68,3 +68,20 @@ def test_media_roundtrip(tmp_path):
         read_video(str(tmp_path / "missing.png"))
     with av.open(path) as container:
         assert [s.type for s in container.streams] == ["video", "audio"]
+
+
+@pytest.mark.parametrize("fps, rate", [(24.0, 24000), (25.0, 16000), (30000 / 1001, 48000)])
+def test_mp4_durations_are_exact_whatever_the_frames_show(tmp_path, fps, rate):
+    """Flat frames (x264 codes them as skips) and noise (every frame expensive) give the same timing:
+    17 frames at i / fps, the audio exactly round(17 / fps * rate) samples (`_av_checks`)."""
+    from _av_checks import check_av_mp4
+
+    from ltx2_core.pipeline.video_io import write_mp4
+
+    gen = torch.Generator().manual_seed(1)
+    audio = torch.randn(2, rate, generator=gen) * 0.1  # longer than the clip: cut to its length
+    contents = {"flat": torch.zeros(3, 17, 64, 96), "noise": torch.rand(3, 17, 64, 96, generator=gen) * 2 - 1}
+    measured = {name: check_av_mp4(write_mp4(str(tmp_path / f"{name}.mp4"), video, fps, audio, rate), 17, fps, rate)
+                for name, video in contents.items()}
+    assert measured["flat"] == measured["noise"]
+    assert measured["flat"]["audio_samples"] == round(17 / fps * rate)

@@ -28,7 +28,7 @@ PROMPTS = [
 
 def train_tiny_spm() -> bytes:
     """A Gemma-like BPE sentencepiece model (byte fallback, no dummy prefix, Gemma's special ids)."""
-    spm = pytest.importorskip("sentencepiece")
+    import sentencepiece as spm
     buf = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(CORPUS), model_writer=buf, vocab_size=400, model_type="bpe", byte_fallback=True,

@@ -170,7 +170,8 @@ class Keyframe:
 
 @dataclass(frozen=True)
 class FrozenAudio:
-    """Audio-to-video: the audio stream is the given (encoded) latent and stays fixed (sigma 0).
+    """Audio-to-video: the audio stream is the given (encoded) latent and stays fixed: model sigma 0, and the
+    positive prompt in every guidance pass (`denoise._context`; Lightricks/LTX-2 @ 400fd310).
 
     `latent` (B, 8, T, 16) is truncated to the generation's audio length; shorter audio is an error.
     """

@@ -48,6 +48,13 @@ def audio_latent(tokens: torch.Tensor, state: StreamState, shape: LatentShape) -
     return unpatchify_audio(tokens[:, : state.target_tokens], shape.audio_channels, shape.audio_mel_bins)
 
 
+def _sigma_dtype(device: torch.device) -> torch.dtype:
+    """The model's per-item sigma in float64 (float32 on MPS, which has no float64): res_2s midpoint sigmas
+    sqrt(sigma * sigma_next) are no float32 values, and the official loop hands them over in double precision
+    (their x1000 timestep is rounded to float32 once, in the embedding)."""
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+
+
 def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma: float,
                   context: torch.Tensor) -> Optional[ModalityInput]:
     if state is None:
@@ -56,11 +63,19 @@ def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma
     step_sigma = 0.0 if state.frozen else sigma
     return ModalityInput(
         latent=x,
-        sigma=torch.full((batch,), step_sigma, dtype=torch.float32, device=x.device),
+        sigma=torch.full((batch,), step_sigma, dtype=_sigma_dtype(x.device), device=x.device),
         timesteps=token_sigmas(state.mask, step_sigma, x.dtype),
         positions=state.positions,
         context=context,
     )
+
+
+def _context(state: Optional[StreamState], context: TextContext, positive: TextContext) -> TextContext:
+    """The context a stream sees in a pass: a frozen stream (audio-to-video) keeps the positive prompt even in
+    the unconditioned pass. Official: Lightricks/LTX-2 @ 400fd310 (2026-08-16) `_guided_denoise` gives a
+    stream without a negative context its positive one, and `a2vid_two_stage` builds the audio guider
+    without one (as ltx-pipelines 1.0.0 did); frozen streams get Modality.sigma 0 (`_stream_input`)."""
+    return positive if state is not None and state.frozen else context
 
 
 def _pass_perturbations(name: str, guidance: Guidance, batch: int) -> Perturbations:
@@ -120,8 +135,8 @@ def run_passes(
     for name in passes:
         context = negative if name == "uncond" else positive
         per_pass.append((
-            _stream_input(video, x_video, sigma, context.video),
-            _stream_input(audio, x_audio, sigma, context.audio),
+            _stream_input(video, x_video, sigma, _context(video, context, positive).video),
+            _stream_input(audio, x_audio, sigma, _context(audio, context, positive).audio),
             _pass_perturbations(name, guidance, batch),
         ))
     same_context = negative is None or (

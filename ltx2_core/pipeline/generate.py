@@ -341,9 +341,8 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                 second = run_stage(model, shape, fps, stage2(sampler), video_items=items, initial_video=upsampled,
                                    initial_audio=first.audio, callback=progress(stage_one.sigmas.numel() - 1),
                                    **run)
-            video_latent = second.video
-            if parts.distilled:  # reference: distilled keeps stage-2 audio, dev keeps stage-1 audio
-                audio_out = second.audio
+            # every official two-stage pipeline (ti2vid_two_stages, distilled) decodes the stage-2 audio
+            video_latent, audio_out = second.video, second.audio
     return [
         _decode(parts, None if video_latent is None else video_latent[i : i + 1],
                 None if audio_out is None else audio_out[i : i + 1], audio, frames, fps, generators[i],

@@ -9,7 +9,8 @@ is not); temporal x2 runs stage 1 at the output size with half the frame rate an
 Stage 1 runs at (width/2, height/2) with the stage's schedule and guidance; the video latent is
 upsampled x2 (un-normalized with the VAE statistics, upsampled, re-normalized); stage 2 starts from
 the upsampled video latent and the stage-1 audio latent noised to sigma 0.909375 and runs the three
-STAGE2_SIGMAS steps without guidance, continuing the same noise generator. Image / clip
+STAGE2_SIGMAS steps without guidance, continuing the same noise generator; the clip decodes the
+stage-2 video and audio. Image / clip
 conditionings are encoded again at each stage's size. Reference: ltx-pipelines
 `ti2vid_two_stages.py`, `distilled.py`, `a2vid_two_stage.py`.
 """
