@@ -239,14 +239,8 @@ def test_two_stage_audio_to_video_matches_official(two_stage_parts):
     assert clip.sample_rate == 16000 and torch.equal(clip.audio, wave[:, : round(SIZE["frames"] / FPS * 16000)])
 
 
-ONE_STREAM_SKIPS = pytest.mark.xfail(strict=True, reason=(
-    "the official loop passes the skipping stream as Modality(enabled=False) (its tokens frozen through the "
-    "blocks, still read by the other stream's cross-attention); ltx2_core runs it normally: needs "
-    "ModalityInput.enabled (issue 11, section 7) passed by denoise for the skipping stream"))
-
-
-@pytest.mark.parametrize("skips", [(1, 1), pytest.param((1, 0), marks=ONE_STREAM_SKIPS),
-                                   pytest.param((0, 2), marks=ONE_STREAM_SKIPS)], ids=["both", "video", "audio"])
+@pytest.mark.parametrize("skips", [(1, 1), (1, 0),
+                                   (0, 2)], ids=["both", "video", "audio"])
 def test_guidance_skip_steps_match_official(pair, skips):
     """skip_step k: a stream's guided x0 is recomputed on every (k+1)-th step and reused in between (when
     both streams skip a step, the official loop makes no model call)."""

@@ -56,7 +56,7 @@ def _sigma_dtype(device: torch.device) -> torch.dtype:
 
 
 def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma: float,
-                  context: torch.Tensor) -> Optional[ModalityInput]:
+                  context: torch.Tensor, enabled: bool = True) -> Optional[ModalityInput]:
     if state is None:
         return None
     batch = x.shape[0]
@@ -67,6 +67,7 @@ def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma
         timesteps=token_sigmas(state.mask, step_sigma, x.dtype),
         positions=state.positions,
         context=context,
+        enabled=enabled,
     )
 
 
@@ -99,6 +100,7 @@ def _cat_inputs(inputs: Sequence[Optional[ModalityInput]]) -> Optional[ModalityI
         timesteps=torch.cat([i.timesteps for i in inputs]),
         positions=torch.cat([i.positions for i in inputs]),
         context=torch.cat([i.context for i in inputs]),
+        enabled=inputs[0].enabled,
     )
 
 
@@ -121,8 +123,15 @@ def run_passes(
     negative: Optional[TextContext],
     guidance: Guidance,
     batched: bool = True,
+    skipping: Tuple[bool, bool] = (False, False),
 ) -> Dict[str, Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]]:
     """{pass name: (video_x0, audio_x0)} for the passes `guidance` needs at noise level `sigma`.
+
+    `skipping` (video, audio): a stream whose guided x0 is reused this step (guidance skip_step) goes into
+    the cond, perturbed and isolated passes disabled (`ModalityInput.enabled=False`: attended by the other
+    stream, not run through the blocks) and into the uncond pass enabled, as ltx-pipelines 1.0.0's
+    `multi_modal_guider_denoising_func` does (Lightricks/LTX-2 @ 400fd310 disables it in the uncond pass
+    too). Passes whose streams differ in `enabled` run in separate transformer calls.
 
     `batched`: all passes in one transformer call (batch = passes x B), falling back to one call per
     pass when that runs out of memory. A stream given as None (audio-only / video-only) stays None.
@@ -135,29 +144,43 @@ def run_passes(
     for name in passes:
         context = negative if name == "uncond" else positive
         per_pass.append((
-            _stream_input(video, x_video, sigma, _context(video, context, positive).video),
-            _stream_input(audio, x_audio, sigma, _context(audio, context, positive).audio),
+            _stream_input(video, x_video, sigma, _context(video, context, positive).video,
+                          name == "uncond" or not skipping[0]),
+            _stream_input(audio, x_audio, sigma, _context(audio, context, positive).audio,
+                          name == "uncond" or not skipping[1]),
             _pass_perturbations(name, guidance, batch),
         ))
     same_context = negative is None or (
         negative.video.shape[1:] == positive.video.shape[1:] and negative.audio.shape[1:] == positive.audio.shape[1:]
     )
-    outputs = None
-    if batched and len(per_pass) > 1 and same_context:
-        perturbations = Perturbations(tuple(item for p in per_pass for item in p[2].items))
-        try:
-            v_vel, a_vel = model(_cat_inputs([p[0] for p in per_pass]), _cat_inputs([p[1] for p in per_pass]),
-                                 perturbations)
-            outputs = list(zip(_split(v_vel, batch, len(per_pass)), _split(a_vel, batch, len(per_pass))))
-        except torch.OutOfMemoryError:  # not enough memory for all passes at once: one pass at a time
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-    if outputs is None:
-        outputs = [model(v_in, a_in, ptb) for v_in, a_in, ptb in per_pass]
+    groups: Dict[tuple, List[int]] = {}  # passes that can share one call: same `enabled` flags
+    for index, (v_in, a_in, _) in enumerate(per_pass):
+        groups.setdefault((v_in is None or v_in.enabled, a_in is None or a_in.enabled), []).append(index)
+    outputs: list = [None] * len(per_pass)
+    for members in groups.values():
+        group = [per_pass[i] for i in members]
+        results = _batched_call(model, group, batch) if batched and len(group) > 1 and same_context else None
+        if results is None:
+            results = [model(v_in, a_in, ptb) for v_in, a_in, ptb in group]
+        for index, result in zip(members, results):
+            outputs[index] = result
     return {
         name: (_x0(x_video, v_vel, v_in), _x0(x_audio, a_vel, a_in))
         for name, (v_in, a_in, _), (v_vel, a_vel) in zip(passes, per_pass, outputs)
     }
+
+
+def _batched_call(model: Callable, group: list, batch: int) -> Optional[list]:
+    """[(video_velocity, audio_velocity)] of `group`'s passes from one transformer call (batch = passes x B);
+    None when that runs out of memory (the caller then runs one pass at a time)."""
+    perturbations = Perturbations(tuple(item for p in group for item in p[2].items))
+    try:
+        v_vel, a_vel = model(_cat_inputs([p[0] for p in group]), _cat_inputs([p[1] for p in group]), perturbations)
+    except torch.OutOfMemoryError:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        return None
+    return list(zip(_split(v_vel, batch, len(group)), _split(a_vel, batch, len(group))))
 
 
 def _blend(x0: Optional[torch.Tensor], state: Optional[StreamState]) -> Optional[torch.Tensor]:
@@ -181,8 +204,9 @@ class _Predictor:
         if self.last is not None and all(skips):
             x0s = list(self.last)
         else:
+            skipping = skips if self.last is not None else (False, False)
             preds = run_passes(self.model, *self.states, xs[0], xs[1], sigma, self.positive, self.negative,
-                               guidance, self.batch_passes)
+                               guidance, self.batch_passes, skipping)
             x0s = list(guide(preds["cond"], guidance, preds.get("uncond"), preds.get("perturbed"),
                              preds.get("isolated")))
             if self.last is not None:
