@@ -181,7 +181,8 @@ def _to(overload, *args, **kwargs):
     same_dtype = dtype is None or not dtype.is_floating_point or dtype == self.dtype
     if same_device and same_dtype and not bound.get("copy") and not bound.get("pin_memory"):
         return self
-    return _to_copy(self, dtype=dtype, device=None if same_device else device, pin_memory=bound.get("pin_memory"),
+    source = _clone(self) if same_device and bound.get("copy") else self  # copy=True: own bytes, as torch gives
+    return _to_copy(source, dtype=dtype, device=None if same_device else device, pin_memory=bound.get("pin_memory"),
                     non_blocking=bool(bound.get("non_blocking")))
 
 
