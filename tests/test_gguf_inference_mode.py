@@ -60,6 +60,8 @@ def test_tensor_to_overloads_under_inference_mode():
         assert moved["dtype"].dtype == moved["other"].dtype == torch.bfloat16
         assert moved["device"].dtype == torch.float16
         assert weight.to("cpu") is weight  # no change: the tensor itself, as torch does
+        on_meta = weight.to("meta")  # a device move takes the packed bytes along
+        assert isinstance(on_meta, QuantizedTensor) and on_meta.data_packed.is_meta and on_meta.shape == (32, 64)
         assert torch.equal(moved["dtype"].dequantize_as(), weight.dequantize_as(torch.bfloat16))
         assert not moved["copy"].data_packed.data_ptr() == weight.data_packed.data_ptr()
 

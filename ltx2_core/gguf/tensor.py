@@ -176,13 +176,13 @@ def _to(overload, *args, **kwargs):
     if "other" in bound:
         device, dtype = bound["other"].device, bound["other"].dtype
     dtype = dtype if isinstance(dtype, torch.dtype) else None
-    same_device = device is None or torch.device(device) == self.device or (
-        torch.device(device).index is None and torch.device(device).type == self.device.type)
+    target = None if device is None else torch.device(device)
+    moves = target is not None and target != self.device and not (target.type == self.device.type == "cpu")
     same_dtype = dtype is None or not dtype.is_floating_point or dtype == self.dtype
-    if same_device and same_dtype and not bound.get("copy") and not bound.get("pin_memory"):
+    if not moves and same_dtype and not bound.get("copy") and not bound.get("pin_memory"):
         return self
-    source = _clone(self) if same_device and bound.get("copy") else self  # copy=True: own bytes, as torch gives
-    return _to_copy(source, dtype=dtype, device=None if same_device else device, pin_memory=bound.get("pin_memory"),
+    source = _clone(self) if not moves and bound.get("copy") else self  # copy=True: own bytes, as torch gives
+    return _to_copy(source, dtype=dtype, device=target if moves else None, pin_memory=bound.get("pin_memory"),
                     non_blocking=bool(bound.get("non_blocking")))
 
 
