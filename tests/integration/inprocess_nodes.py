@@ -34,7 +34,8 @@ def result(node_output):
 
 
 def main():
-    te, = result(loaders.LTX2TextEncoderLoader.execute("gemma_3_12B_it.safetensors", "ltx-2-19b-dev.safetensors", "cpu"))
+    te, = result(loaders.LTX2TextEncoderLoader.execute("gemma_3_12B_it.safetensors", "ltx-2-19b-dev.safetensors",
+                                                       "cpu"))
     cond, = result(text.LTX2TextEncode.execute(te, "a fox in the snow", "blurry"))
     lat, = result(latent.LTX2EmptyAVLatent.execute(64, 64, 9, 0.0, 24.0, 1))
     guider, = result(sampling.LTX2Guider.execute(3.0, 7.0, 1.0, "1", 3.0, 0.7))

@@ -48,7 +48,8 @@ def test_recorded_schemas_match_live(object_info):
     stale = []
     for node_id in sorted(ours):
         live, info = object_info.get(node_id), recorded.get(node_id)
-        if live is None or info is None or normalize(live)["input"] != info["input"] or live["output"] != info["output"]:
+        if (live is None or info is None or normalize(live)["input"] != info["input"]
+                or live["output"] != info["output"]):
             stale.append(node_id)
     if stale and os.environ.get("LTX2_RECORD_OBJECT_INFO") == "1":
         from record_object_info import record

@@ -18,8 +18,8 @@ NATIVE_LTX2 = {"LTXAVTextEncoderLoader", "LTXVAudioVAELoader", "LTXVAudioVAEDeco
 GGUF_INPUTS = {("LTX2TransformerLoader", "model_name"), ("LTX2TextEncoderLoader", "text_encoder_name")}
 # (our node, input) -> the host loaders (node, input) that list the same model folder.
 SAME_FOLDER = {
-    ("LTX2CheckpointLoader", "ckpt_name"): [("CheckpointLoaderSimple", "ckpt_name"), ("LTXVAudioVAELoader", "ckpt_name"),
-                                          ("LTXAVTextEncoderLoader", "ckpt_name")],
+    ("LTX2CheckpointLoader", "ckpt_name"): [("CheckpointLoaderSimple", "ckpt_name"),
+                                          ("LTXVAudioVAELoader", "ckpt_name"), ("LTXAVTextEncoderLoader", "ckpt_name")],
     ("LTX2TextEncoderLoader", "ckpt_name"): [("CheckpointLoaderSimple", "ckpt_name")],
     ("LTX2TextEncoderLoader", "text_encoder_name"): [("CLIPLoader", "clip_name"),
                                                     ("LTXAVTextEncoderLoader", "text_encoder")],
