@@ -84,10 +84,33 @@ def gguf_operations():
     return type("HostQuantOps", (), {name: _host_quantized_layer(getattr(QuantOps, name)) for name in names})
 
 
+def weight_bytes(module: torch.nn.Module) -> int:
+    """Bytes `module`'s weights occupy: packed size for quantized ones (ComfyUI's module_size counts them at
+    their nominal float size)."""
+    from ..ltx2_core.gguf.ops import module_nbytes
+
+    return module_nbytes(module)
+
+
+def packed_count(module: torch.nn.Module) -> int:
+    """How many of `module`'s weights are quantized tensors (still packed)."""
+    from ..ltx2_core.gguf.tensor import is_quantized
+
+    return sum(is_quantized(t) for t in module.state_dict(keep_vars=True).values())
+
+
+def log_packed(network: "Network", when: str) -> None:
+    """One log line with the packed-weight count and the weight bytes of a network that has packed weights."""
+    count = packed_count(network.module)
+    if count:
+        logging.info("LTX2: %s %s: %d packed weights, %d bytes of weights", network.kind, when, count,
+                     weight_bytes(network.module))
+
+
 def wrap(module: torch.nn.Module, load_device: torch.device, offload_device: torch.device):
-    """A ModelPatcher for `module` (already on `offload_device`), sized from its state dict."""
+    """A ModelPatcher for `module` (already on `offload_device`), sized by the bytes its weights occupy."""
     return comfy.model_patcher.ModelPatcher(
-        module, load_device=load_device, offload_device=offload_device, size=mm.module_size(module)
+        module, load_device=load_device, offload_device=offload_device, size=weight_bytes(module)
     )
 
 
@@ -129,6 +152,7 @@ def load(network: Network, memory_required: int = 0) -> torch.nn.Module:
         logging.info("LTX2: %s partially loaded: %.1f of %.1f MB on %s, the rest streams per layer",
                      network.kind, network.patcher.loaded_size() / 2**20, network.patcher.model_size() / 2**20,
                      network.patcher.load_device)
+    log_packed(network, "loaded for compute")
     return network.patcher.model
 
 

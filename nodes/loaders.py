@@ -66,8 +66,10 @@ def load_transformer_network(path: str, weight_dtype: str = "default", budget_gb
         module = load_transformer(path, operations=ops, dtype=stored, device=offload_device)
     module.eval()
     patcher = host.wrap(module, load_device, offload_device)
-    return host.Network(patcher, "transformer", dtype, config=getattr(module, "config", None),
-                        weight_budget_bytes=int(float(budget_gb) * 2**30))
+    network = host.Network(patcher, "transformer", dtype, config=getattr(module, "config", None),
+                           weight_budget_bytes=int(float(budget_gb) * 2**30))
+    host.log_packed(network, f"from {os.path.basename(path)}")
+    return network
 
 
 def load_video_vae_network(path: str) -> host.Network:
@@ -198,7 +200,9 @@ class LTX2TextEncoderLoader(io.ComfyNode):
         logging.info("LTX2 Text Encoder: Gemma 3 from %s: %d layers, %s, tokenizer of %d pieces",
                      source, encoder.gemma.config.num_layers, packed_weights_summary(encoder.gemma),
                      encoder.tokenizer.vocab_size)
-        return io.NodeOutput(host.Network(host.wrap(encoder, load_device, offload_device), "text_encoder", dtype))
+        network = host.Network(host.wrap(encoder, load_device, offload_device), "text_encoder", dtype)
+        host.log_packed(network, f"from {text_encoder_name}")
+        return io.NodeOutput(network)
 
 
 class LTX2VideoVAELoader(io.ComfyNode):

@@ -10,7 +10,8 @@ holds) and adds:
     `LowRankPatch` (LoRA: W + scale * up @ down) or any callable `patch(weight) -> weight`.
   * `_load_from_state_dict` that takes packed tensors as they are (assign semantics, even in a
     non-assign `load_state_dict`) and marks them `requires_grad=False`.
-The plain `weight` and `bias` attributes stay (packed or float) parameters.
+The plain `weight` and `bias` attributes stay (packed or float) parameters; every layer has both
+(`bias` is None where the torch layer has none, e.g. Embedding), as ComfyUI's model patcher reads them.
 """
 
 from dataclasses import dataclass
@@ -48,6 +49,9 @@ class QuantizedWeightMixin:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.weight_patches = []
+        for name in ("weight", "bias"):
+            if not hasattr(self, name):  # Embedding has no bias: hosts read both of every weighted layer
+                self.register_parameter(name, None)
 
     def cast_weight_bias(self, device, dtype) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         weight = getattr(self, "weight", None)

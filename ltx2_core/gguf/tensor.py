@@ -3,7 +3,8 @@
 A wrapper tensor subclass: to torch (and to `load_state_dict`'s shape check) it looks like a float
 tensor of the logical shape and nominal dtype, but it owns only the packed data, so a model keeps its
 weights packed in memory. Supported directly, without unpacking: `.to(device/dtype)` / module `.to()`
-(the packed bytes move, a dtype change only changes the nominal dtype), `detach`, `clone`,
+(the packed bytes move, a dtype change only changes the nominal dtype; also under
+`torch.inference_mode`, which ComfyUI runs every node in), `detach`, `clone`,
 `pin_memory`, and `nn.Parameter` wrapping. Any other torch operation sees the dequantized tensor (so
 code that uses a parameter directly still works, just without saving memory); in-place writes are
 refused.
@@ -15,6 +16,7 @@ Formats (`qtype`):
     (rows,) (per output row) or (rows / b, cols / b) (per b x b block); value = data.float() * scale.
 """
 
+from functools import partial
 from typing import Optional, Sequence
 
 import torch
@@ -142,7 +144,12 @@ class QuantizedTensor(torch.Tensor):
 
 
 def _detach(self: QuantizedTensor) -> QuantizedTensor:
-    return self._rewrap(self.data_packed, self.scale, self.dtype)
+    if self.is_inference():
+        return self._rewrap(self.data_packed, self.scale, self.dtype)
+    # A detached alias of a normal tensor must be a normal tensor (torch then shares its version counter),
+    # also when made under inference mode (nn.Parameter(weight) in a ComfyUI node detaches).
+    with torch.inference_mode(False):
+        return self._rewrap(self.data_packed, self.scale, self.dtype)
 
 
 def _clone(self: QuantizedTensor, memory_format=None) -> QuantizedTensor:
@@ -158,6 +165,25 @@ def _to_copy(self: QuantizedTensor, dtype=None, layout=None, device=None, pin_me
     if pin_memory:
         data, scale = data.pin_memory(), None if scale is None else scale.pin_memory()
     return self._rewrap(data, scale, nominal)
+
+
+def _to(overload, *args, **kwargs):
+    """`aten.to.*`: reached unexpanded under `torch.inference_mode` (outside it, autograd expands `to` into
+    `_to_copy` first). The packed data moves; a floating dtype only changes the nominal dtype."""
+    bound = dict(zip((a.name for a in overload._schema.arguments), args), **kwargs)
+    self = bound["self"]
+    device, dtype = bound.get("device"), bound.get("dtype")
+    if "other" in bound:
+        device, dtype = bound["other"].device, bound["other"].dtype
+    dtype = dtype if isinstance(dtype, torch.dtype) else None
+    target = None if device is None else torch.device(device)
+    moves = target is not None and target != self.device and not (target.type == self.device.type == "cpu")
+    same_dtype = dtype is None or not dtype.is_floating_point or dtype == self.dtype
+    if not moves and same_dtype and not bound.get("copy") and not bound.get("pin_memory"):
+        return self
+    source = _clone(self) if not moves and bound.get("copy") else self  # copy=True: own bytes, as torch gives
+    return _to_copy(source, dtype=dtype, device=target if moves else None, pin_memory=bound.get("pin_memory"),
+                    non_blocking=bool(bound.get("non_blocking")))
 
 
 def _pin_memory(self: QuantizedTensor, device=None) -> QuantizedTensor:
@@ -192,6 +218,7 @@ _HANDLERS = {
     _aten._pin_memory.default: _pin_memory,
     _aten.is_pinned.default: _is_pinned,
     _aten.copy_.default: _copy_into,
+    **{getattr(_aten.to, name): partial(_to, getattr(_aten.to, name)) for name in _aten.to.overloads()},
 }
 
 

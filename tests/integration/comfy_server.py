@@ -1,14 +1,16 @@
 """Starting, driving and stopping a real ComfyUI server with this pack installed (integration tests).
 
-Needs COMFYUI_PATH (a ComfyUI checkout, e.g. the one `bash scripts/setup_comfyui.sh` builds at
-.comfyui/ComfyUI) and a Python that can run it: COMFYUI_PYTHON, else <COMFYUI_PATH>/../venv/bin/python.
-Without them every test here is skipped with the reason. The server runs on 127.0.0.1 with
+Hosts: COMFYUI_PATHS, an os.pathsep-separated list of ComfyUI checkouts (what `bash scripts/test.sh` exports
+after building them with `scripts/setup_comfyui.sh <tag>` under .comfyui/<tag>/ComfyUI); the single
+COMFYUI_PATH is still accepted. Each host runs with COMFYUI_PYTHON, else <checkout>/../venv/bin/python.
+Without a usable host every test here is skipped with the reason. The server runs on 127.0.0.1 with
 --cpu and a temporary --base-directory whose custom_nodes/ holds only this pack (a symlink) and whose
 models/ holds tiny synthetic weights written in the official file formats.
 """
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,29 +18,60 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from typing import List, NamedTuple, Optional
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SETUP_HINT = "run `bash scripts/setup_comfyui.sh` and set COMFYUI_PATH=$PWD/.comfyui/ComfyUI"
+SETUP_HINT = ("run `bash scripts/setup_comfyui.sh v0.3.64` (or v0.8.0) and set "
+              "COMFYUI_PATHS=$PWD/.comfyui/v0.3.64/ComfyUI")
 START_TIMEOUT_S = 90
 
 
-def comfy_host():
-    """(comfyui_dir, python) or raise pytest.skip with the reason."""
-    path = os.environ.get("COMFYUI_PATH")
+class Host(NamedTuple):
+    """One ComfyUI checkout and the Python that runs it."""
+
+    path: str
+    python: str
+
+    @property
+    def version(self) -> str:
+        return host_version(self.path)
+
+
+def host_paths() -> List[str]:
+    """The ComfyUI checkouts named by COMFYUI_PATHS (or COMFYUI_PATH), in order, without duplicates."""
+    raw = os.environ.get("COMFYUI_PATHS") or os.environ.get("COMFYUI_PATH") or ""
+    paths = []
+    for path in raw.split(os.pathsep):
+        if path and os.path.abspath(path) not in paths:
+            paths.append(os.path.abspath(path))
+    return paths
+
+
+def host_version(path: str) -> str:
+    """The ComfyUI version of a checkout (its comfyui_version.py), or 'unknown'."""
+    try:
+        with open(os.path.join(path, "comfyui_version.py")) as handle:
+            match = re.search(r'__version__\s*=\s*"([^"]+)"', handle.read())
+    except OSError:
+        return "unknown"
+    return match[1] if match else "unknown"
+
+
+def comfy_host(path: Optional[str]) -> Host:
+    """The Host at `path`, or raise pytest.skip with the reason."""
     if not path:
-        pytest.skip(f"COMFYUI_PATH is not set: {SETUP_HINT} to run the ComfyUI integration tests.")
-    path = os.path.abspath(path)
+        pytest.skip(f"COMFYUI_PATHS is not set: {SETUP_HINT} to run the ComfyUI integration tests.")
     if not os.path.isfile(os.path.join(path, "main.py")) or not os.path.isdir(os.path.join(path, "comfy_api")):
-        pytest.skip(f"COMFYUI_PATH={path} is not a ComfyUI checkout with comfy_api (no main.py/comfy_api): {SETUP_HINT}.")
+        pytest.skip(f"{path} is not a ComfyUI checkout with comfy_api (no main.py/comfy_api): {SETUP_HINT}.")
     python = os.environ.get("COMFYUI_PYTHON") or os.path.join(os.path.dirname(path), "venv", "bin", "python")
     if not os.path.isfile(python):
         pytest.skip(f"No Python for ComfyUI at {python}: set COMFYUI_PYTHON or {SETUP_HINT}.")
     probe = subprocess.run([python, "-c", "import torch, aiohttp, av"], capture_output=True, text=True)
     if probe.returncode != 0:
         pytest.skip(f"{python} cannot run ComfyUI ({probe.stderr.strip().splitlines()[-1:]}): {SETUP_HINT}.")
-    return path, python
+    return Host(path, python)
 
 
 def free_port() -> int:

@@ -41,12 +41,15 @@ def test_no_core_id_reused(object_info):
 
 
 def test_recorded_schemas_match_live(object_info):
-    """tests/data/object_info.json (used by the host-free workflow test) is what the server reports."""
+    """Our nodes' schemas in tests/data/object_info.json (used by the host-free workflow test) are what the
+    server reports. Core nodes are not compared: their schemas change between ComfyUI versions (LoadAudio did)."""
     recorded = json.load(open(RECORDED))
+    ours = set(our_nodes(object_info)) | {k for k in recorded if k.startswith("LTX2")}
     stale = []
-    for node_id, info in recorded.items():
-        live = object_info.get(node_id)
-        if live is None or normalize(live)["input"] != info["input"] or live["output"] != info["output"]:
+    for node_id in sorted(ours):
+        live, info = object_info.get(node_id), recorded.get(node_id)
+        if (live is None or info is None or normalize(live)["input"] != info["input"]
+                or live["output"] != info["output"]):
             stale.append(node_id)
     if stale and os.environ.get("LTX2_RECORD_OBJECT_INFO") == "1":
         from record_object_info import record

@@ -1,6 +1,7 @@
 """Node classes run inside a ComfyUI process (no server, no executor cache): the LoRA clone changes the
 sampled latents and leaves the shared model exact, and a partially loaded (streamed) transformer gives
-bit-identical latents to a full load, for safetensors and GGUF weights."""
+bit-identical latents to a full load, for safetensors and GGUF weights; run under torch.inference_mode as
+ComfyUI runs nodes, the GGUF transformer keeps all 60 quantized weights packed after sampling."""
 
 import json
 import os
@@ -25,3 +26,5 @@ def test_lora_clone_and_streaming_in_process(comfy, synthetic_models, models):
         assert item["base_after_lora"] == 0.0, report
         assert item["streamed_partial"] is True, report
         assert item["streamed_vs_full"] == 0.0, report
+    assert report["safetensors"]["packed_after_sampling"] == [0, 0], report
+    assert report["gguf"]["packed_after_sampling"] == [60, 60], report  # every quantized tensor of the file
