@@ -1,0 +1,1 @@
+"""LTX-Video 0.9.x (2B / 13B, video only): the model family LTX-2 grew from."""
