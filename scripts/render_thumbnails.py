@@ -1,0 +1,98 @@
+"""Renders workflows/<name>.jpg, the Templates browser's thumbnail of each example workflow, from the real
+ComfyUI frontend in headless Chromium: start a ComfyUI server with this pack, load the workflow, fit the whole
+graph into a square view, screenshot only the graph, scale down. Rerun after changing a workflow.
+
+    .venv/bin/python scripts/render_thumbnails.py --comfyui .comfyui/ComfyUI [--python .comfyui/venv/bin/python]
+
+Needs Chromium (`apt-get install chromium`, or $CHROMIUM), Playwright and Pillow in the running Python.
+"""
+
+import argparse
+import glob
+import io
+import json
+import os
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+import frontend_page  # noqa: E402
+from comfy_server import make_base, start_server, stop_server  # noqa: E402
+from synthetic_weights import write_inputs  # noqa: E402
+
+RENDER_PX = 1600  # square viewport
+THUMB_PX = 512
+JPEG_QUALITY = 85
+
+
+def write_atomic(path, data):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".jpg")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def thumbnail(png):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB").resize((THUMB_PX, THUMB_PX), Image.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return out.getvalue()
+
+
+def render(comfyui, python, workflows):
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = make_base(tmp)
+        frontend_page.write_ui_settings(base)
+        write_inputs(os.path.join(base, "input"))
+        server = start_server(comfyui, python, base)
+        try:
+            with sync_playwright() as playwright:
+                browser = frontend_page.launch(playwright)
+                page = frontend_page.AppPage(browser, server.url, RENDER_PX, RENDER_PX)
+                page.canvas_only()
+                page.full_detail()
+                for path in workflows:
+                    with open(path) as handle:
+                        page.load_workflow(json.load(handle), os.path.basename(path)[:-5])
+                    page.fit()
+                    png = page.page.locator("#graph-canvas").screenshot()
+                    out = path[:-5] + ".jpg"
+                    write_atomic(out, thumbnail(png))
+                    print(f"{os.path.relpath(out, REPO)}: {os.path.getsize(out)} bytes")
+                browser.close()
+        finally:
+            stop_server(server)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--comfyui", required=True, help="ComfyUI source folder (its main.py)")
+    parser.add_argument("--python", help="the Python that runs ComfyUI (default: <comfyui>/../venv/bin/python)")
+    parser.add_argument("workflows", nargs="*", help="workflow JSON files (default: every workflows/*.json)")
+    args = parser.parse_args(argv)
+    comfyui = os.path.abspath(args.comfyui)
+    python = args.python or os.path.join(os.path.dirname(comfyui), "venv", "bin", "python")
+    for path, what in ((os.path.join(comfyui, "main.py"), "--comfyui"), (python, "--python")):
+        if not os.path.isfile(path):
+            print(f"error: {path} does not exist: give {what}", file=sys.stderr)
+            return 2
+    if frontend_page.chromium_path() is None:
+        print("error: Chromium not found: apt-get install chromium, or set CHROMIUM", file=sys.stderr)
+        return 2
+    workflows = [os.path.abspath(p) for p in args.workflows] or sorted(glob.glob(os.path.join(REPO, "workflows", "*.json")))
+    render(comfyui, python, workflows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
