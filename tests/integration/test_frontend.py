@@ -1,0 +1,120 @@
+"""What an artist sees: every example workflow rendered by the real ComfyUI frontend in headless Chromium.
+
+Each workflow is loaded into the page as a user opens it; the test fails on a node type the frontend does not
+know, on any text ComfyUI draws cut (ellipsis), on a wire drawn behind a node, on console or page errors while
+our workflows load, and on any error or failed request from our web extension or our template files. It also
+adds an Empty Latent node as a user would (uncut at normal zoom, no helper text at the low-quality zoom) and
+fetches each Templates-browser thumbnail. Skips with the reason when Chromium or Playwright is missing.
+Set LTX2_UI_SCREENSHOTS=<folder> to keep a screenshot of each workflow.
+"""
+
+import json
+import os
+
+import pytest
+import workflow_api
+from frontend_page import AppPage, chromium_path, launch, write_ui_settings
+
+MODULE = "comfyui-ltx2"  # the pack's folder name in custom_nodes (comfy_server.make_base)
+OURS = (f"/extensions/{MODULE}/", f"/workflow_templates/{MODULE}/")
+WORKFLOWS = workflow_api.workflow_files()
+NAMES = [os.path.basename(p)[:-5] for p in WORKFLOWS]
+LOW_ZOOM = 0.3
+INFO_LINE_STARTS = ("121 frames = ", "tokens: video ", "activations ")
+
+
+def _playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("Playwright is not installed (pip install -c constraints.txt playwright): UI tests skipped.")
+    if chromium_path() is None:
+        pytest.skip("Chromium not found (apt-get install chromium, or set CHROMIUM=<path>): UI tests skipped.")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def ui(server):
+    sync_playwright = _playwright()
+    write_ui_settings(server.base)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield AppPage(browser, server.url)
+        finally:
+            browser.close()
+
+
+def _ours(event):
+    kind, text, url = event
+    return any(part in url or part in text for part in OURS)
+
+
+def _screenshot(ui, name):
+    folder = os.environ.get("LTX2_UI_SCREENSHOTS")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        ui.page.screenshot(path=os.path.join(folder, f"{name}.png"))
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=NAMES)
+def test_workflow_renders_clean(ui, path):
+    with open(path) as handle:
+        workflow = json.load(handle)
+    mark = ui.mark()
+    ui.load_workflow(workflow, os.path.basename(path)[:-5])
+    errors = [e for e in ui.since(mark) if e[0] in ("pageerror", "console.error", "http") or _ours(e)]
+    ui.fit()
+    report = ui.probe()
+    _screenshot(ui, os.path.basename(path)[:-5])
+    assert len(report["nodes"]) == len(workflow["nodes"])
+    assert report["unknownTypes"] == [], f"node types the frontend does not know: {report['unknownTypes']}"
+    assert errors == [], f"errors while loading {os.path.basename(path)}: {errors}"
+    assert report["cut"] == [], f"text drawn cut: {report['cut']}"
+    assert report["wiresBehindNodes"] == [], f"wires drawn behind nodes: {report['wiresBehindNodes']}"
+
+
+def test_enhancer_fed_prompt_shows_no_stale_text(ui):
+    for path in WORKFLOWS:
+        with open(path) as handle:
+            workflow = json.load(handle)
+        ui.load_workflow(workflow, os.path.basename(path)[:-5])
+        shown = ui.page.evaluate("""() => window.app.graph.nodes
+            .filter((n) => n.type === "LTX2TextEncode" && n.inputs.some((i) => i.name === "prompt" && i.link != null))
+            .map((n) => n.widgets.find((w) => w.name === "prompt").value)""")
+        assert all(value == "" for value in shown), f"{os.path.basename(path)}: linked prompt widget shows {shown}"
+
+
+def test_new_empty_latent_fits_and_hides_text_when_zoomed_out(ui):
+    ui.page.evaluate("() => window.app.graph.clear()")
+    node = ui.page.evaluate("([t, z]) => window.ltx2Probe.addNode(t, z)", ["LTX2EmptyAVLatent", LOW_ZOOM])
+    normal, low = node["normal"], node["low"]
+    assert normal["lowQuality"] is False and low["lowQuality"] is True
+    assert node["cut"] == [], f"a new Empty Latent draws cut text: {node['cut']} (size {node['size']})"
+    assert node["title"] in normal["texts"]
+    for start in INFO_LINE_STARTS:
+        assert any(t.startswith(start) for t in normal["texts"]), f"helper line {start!r} not drawn: {normal['texts']}"
+        assert not any(t.startswith(start) for t in low["texts"]), f"helper line {start!r} drawn at zoom {LOW_ZOOM}"
+    # The helper draws at x = 12 with fillText's maxWidth = width - 24: a longer line is squeezed.
+    widths = ui.page.evaluate("""(texts) => { const ctx = document.createElement("canvas").getContext("2d");
+        ctx.font = "12px sans-serif"; return texts.map((t) => ctx.measureText(t).width); }""",
+                              [t for t in normal["texts"] if t.startswith(INFO_LINE_STARTS)])
+    assert max(widths) + 24 <= node["size"][0], f"helper lines {widths} squeezed in a {node['size'][0]} wide node"
+
+
+def test_template_thumbnails_served(ui):
+    listed = ui.page.evaluate("async () => (await fetch('/api/workflow_templates')).json()")
+    assert sorted(listed.get(MODULE, [])) == sorted(NAMES), f"templates listed: {listed}"
+    for name in NAMES:
+        image = ui.page.evaluate("""async (url) => { const r = await fetch(url);
+            if (!r.ok) return { status: r.status };
+            const bitmap = await createImageBitmap(await r.blob());
+            return { status: r.status, type: r.headers.get("content-type"), size: [bitmap.width, bitmap.height] }; }""",
+                                 f"/api/workflow_templates/{MODULE}/{name}.jpg")
+        assert image["status"] == 200, f"thumbnail of {name}: HTTP {image['status']}"
+        assert image["type"] == "image/jpeg" and image["size"][0] == image["size"][1] >= 256, image
+
+
+def test_no_errors_from_our_files(ui):
+    ours = [e for e in ui.events if _ours(e)]
+    assert ours == [], f"errors from the pack's web files or templates: {ours}"
