@@ -1,6 +1,7 @@
 """Renders workflows/<name>.jpg, the Templates browser's thumbnail of each example workflow, from the real
 ComfyUI frontend in headless Chromium: start a ComfyUI server with this pack, load the workflow, fit the whole
 graph into a square view, screenshot only the graph, scale down. Rerun after changing a workflow.
+With --docs it also renders the README's screenshots (docs/*.png) instead.
 
     .venv/bin/python scripts/render_thumbnails.py --comfyui .comfyui/ComfyUI [--python .comfyui/venv/bin/python]
 
@@ -23,6 +24,8 @@ from comfy_server import make_base, start_server, stop_server  # noqa: E402
 from synthetic_weights import write_inputs  # noqa: E402
 
 RENDER_PX = 1600  # square viewport
+DOCS = os.path.join(REPO, "docs")
+DOCS_WORKFLOW = "LTX2 Image to Video with Audio.json"
 THUMB_PX = 512
 JPEG_QUALITY = 85
 
@@ -47,7 +50,33 @@ def thumbnail(png):
     return out.getvalue()
 
 
-def render(comfyui, python, workflows):
+def save_png(page, path, **kwargs):
+    write_atomic(path, page.screenshot(**kwargs))
+    print(f"{os.path.relpath(path, REPO)}: {os.path.getsize(path)} bytes")
+
+
+def render_docs(browser, url):
+    """docs/workflow_image_to_av.png, docs/empty_latent_warning.png, docs/templates_browser.png."""
+    app = frontend_page.AppPage(browser, url, 1900, 1050)
+    app.full_detail()
+    with open(os.path.join(REPO, "workflows", DOCS_WORKFLOW)) as handle:
+        app.load_workflow(json.load(handle), DOCS_WORKFLOW[:-5])
+    app.fit(90)  # clear of the side bar and the menus
+    save_png(app.page, os.path.join(DOCS, "workflow_image_to_av.png"))
+    app.page.evaluate("""() => { const g = window.app.graph; g.clear();
+        const n = LiteGraph.createNode("LTX2EmptyAVLatent"); n.pos = [40, 80]; g.add(n);
+        n.widgets.find((w) => w.name === "width").value = 700;
+        n.widgets.find((w) => w.name === "frames").value = 120;
+        const c = window.app.canvas; c.ds.scale = 1.5; c.ds.offset[0] = 20; c.ds.offset[1] = 20; c.setDirty(true, true); }""")
+    app.page.wait_for_timeout(300)
+    save_png(app.page, os.path.join(DOCS, "empty_latent_warning.png"), clip={"x": 0, "y": 0, "width": 900, "height": 560})
+    app.page.evaluate("() => window.app.extensionManager.command.execute('Comfy.BrowseTemplates')")
+    app.page.get_by_text("comfyui-ltx2", exact=True).first.click()
+    app.page.wait_for_timeout(1500)
+    save_png(app.page, os.path.join(DOCS, "templates_browser.png"))
+
+
+def render(comfyui, python, workflows, docs=False):
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,26 +87,34 @@ def render(comfyui, python, workflows):
         try:
             with sync_playwright() as playwright:
                 browser = frontend_page.launch(playwright)
-                page = frontend_page.AppPage(browser, server.url, RENDER_PX, RENDER_PX)
-                page.canvas_only()
-                page.full_detail()
-                for path in workflows:
-                    with open(path) as handle:
-                        page.load_workflow(json.load(handle), os.path.basename(path)[:-5])
-                    page.fit()
-                    png = page.page.locator("#graph-canvas").screenshot()
-                    out = path[:-5] + ".jpg"
-                    write_atomic(out, thumbnail(png))
-                    print(f"{os.path.relpath(out, REPO)}: {os.path.getsize(out)} bytes")
+                if docs:
+                    render_docs(browser, server.url)
+                else:
+                    render_thumbnails(browser, server.url, workflows)
                 browser.close()
         finally:
             stop_server(server)
+
+
+def render_thumbnails(browser, url, workflows):
+    page = frontend_page.AppPage(browser, url, RENDER_PX, RENDER_PX)
+    page.canvas_only()
+    page.full_detail()
+    for path in workflows:
+        with open(path) as handle:
+            page.load_workflow(json.load(handle), os.path.basename(path)[:-5])
+        page.fit()
+        png = page.page.locator("#graph-canvas").screenshot()
+        out = path[:-5] + ".jpg"
+        write_atomic(out, thumbnail(png))
+        print(f"{os.path.relpath(out, REPO)}: {os.path.getsize(out)} bytes")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--comfyui", required=True, help="ComfyUI source folder (its main.py)")
     parser.add_argument("--python", help="the Python that runs ComfyUI (default: <comfyui>/../venv/bin/python)")
+    parser.add_argument("--docs", action="store_true", help="render the README's screenshots in docs/ instead")
     parser.add_argument("workflows", nargs="*", help="workflow JSON files (default: every workflows/*.json)")
     args = parser.parse_args(argv)
     comfyui = os.path.abspath(args.comfyui)
@@ -90,7 +127,7 @@ def main(argv=None):
         print("error: Chromium not found: apt-get install chromium, or set CHROMIUM", file=sys.stderr)
         return 2
     workflows = [os.path.abspath(p) for p in args.workflows] or sorted(glob.glob(os.path.join(REPO, "workflows", "*.json")))
-    render(comfyui, python, workflows)
+    render(comfyui, python, workflows, args.docs)
     return 0
 
 

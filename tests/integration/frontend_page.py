@@ -73,7 +73,8 @@ class AppPage:
         self.page.wait_for_function("(n) => window.app.graph.nodes.length === n", arg=len(workflow["nodes"]))
         self.page.wait_for_timeout(300)
 
-    def fit(self, margin=40):
+    def fit(self, margin=20):
+        """Fits the whole graph into the view, `margin` screen pixels clear of the edges."""
         self.page.evaluate("(m) => window.ltx2Probe.fitView(m)", margin)
         self.page.wait_for_timeout(200)
 

@@ -9,16 +9,16 @@
     return { x: node.pos[0], y: node.pos[1] - titleHeight, w: node.size[0], h: node.size[1] + titleHeight };
   }
 
+  // Zooms and pans so every node is in view, `margin` screen pixels clear of the canvas edges.
   function fitView(margin) {
     const canvas = window.app.canvas;
-    const nodes = window.app.graph.nodes;
-    const boxes = nodes.map(nodeBounds);
-    const x0 = Math.min(...boxes.map((b) => b.x)) - margin;
-    const y0 = Math.min(...boxes.map((b) => b.y)) - margin;
-    const x1 = Math.max(...boxes.map((b) => b.x + b.w)) + margin;
-    const y1 = Math.max(...boxes.map((b) => b.y + b.h)) + margin;
+    const boxes = window.app.graph.nodes.map(nodeBounds);
+    const x0 = Math.min(...boxes.map((b) => b.x));
+    const y0 = Math.min(...boxes.map((b) => b.y));
+    const x1 = Math.max(...boxes.map((b) => b.x + b.w));
+    const y1 = Math.max(...boxes.map((b) => b.y + b.h));
     const [cw, ch] = [canvas.canvas.clientWidth, canvas.canvas.clientHeight];
-    const scale = Math.min(cw / (x1 - x0), ch / (y1 - y0));
+    const scale = Math.min((cw - 2 * margin) / (x1 - x0), (ch - 2 * margin) / (y1 - y0));
     canvas.ds.scale = scale;
     canvas.ds.offset[0] = (cw / scale - (x1 - x0)) / 2 - x0;
     canvas.ds.offset[1] = (ch / scale - (y1 - y0)) / 2 - y0;

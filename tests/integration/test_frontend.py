@@ -64,7 +64,7 @@ def test_workflow_renders_clean(ui, path):
     mark = ui.mark()
     ui.load_workflow(workflow, os.path.basename(path)[:-5])
     errors = [e for e in ui.since(mark) if e[0] in ("pageerror", "console.error", "http") or _ours(e)]
-    ui.fit()
+    ui.fit(90)  # clear of the side bar and menus in the screenshots
     report = ui.probe()
     _screenshot(ui, os.path.basename(path)[:-5])
     assert len(report["nodes"]) == len(workflow["nodes"])
@@ -118,3 +118,20 @@ def test_template_thumbnails_served(ui):
 def test_no_errors_from_our_files(ui):
     ours = [e for e in ui.events if _ours(e)]
     assert ours == [], f"errors from the pack's web files or templates: {ours}"
+
+
+def test_template_opens_from_the_templates_browser(ui):
+    """A user's path: Templates → the pack's category → a card, which loads that workflow."""
+    path = WORKFLOWS[0]
+    with open(path) as handle:
+        expected = len(json.load(handle)["nodes"])
+    ui.page.evaluate("() => window.app.graph.clear()")
+    mark = ui.mark()
+    ui.page.evaluate("() => window.app.extensionManager.command.execute('Comfy.BrowseTemplates')")
+    dialog = ui.page.get_by_role("dialog")
+    dialog.get_by_text(MODULE, exact=True).first.click()
+    dialog.get_by_text(NAMES[0], exact=True).first.click()
+    ui.page.wait_for_function("(n) => window.app.graph.nodes.length === n", arg=expected, timeout=15000)
+    _screenshot(ui, "templates_opened")
+    errors = [e for e in ui.since(mark) if e[0] in ("pageerror", "console.error", "http") or _ours(e)]
+    assert errors == [], f"errors while opening {NAMES[0]} from the Templates browser: {errors}"
