@@ -51,7 +51,6 @@ function infoWidget(node) {
     },
     draw(ctx, drawNode, width, y) {
       const info = summary(drawNode);
-      drawNode.ltx2Warning = info.warn;
       // Zoomed out, ComfyUI draws nodes as plain boxes: text there would be an unreadable smear.
       if (app.canvas?.low_quality) return;
       ctx.save();
@@ -132,7 +131,8 @@ app.registerExtension({
     const onDrawForeground = nodeType.prototype.onDrawForeground;
     nodeType.prototype.onDrawForeground = function (ctx, ...rest) {
       const result = onDrawForeground?.apply(this, [ctx, ...rest]);
-      if (this.ltx2Warning) {
+      // ComfyUI draws the foreground before the widgets: the warning is computed here, not by the helper.
+      if (summary(this).warn) {
         ctx.save();
         ctx.strokeStyle = WARN_COLOR;
         ctx.lineWidth = 2;

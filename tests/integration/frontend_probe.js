@@ -31,8 +31,11 @@
   function drawnTexts(node, scale) {
     const canvas = window.app.canvas;
     const saved = [canvas.ds.scale, canvas.ds.offset[0], canvas.ds.offset[1]];
-    canvas.ds.scale = scale;
-    canvas.draw(true, true);
+    const rezoom = saved[0] !== scale;
+    if (rezoom) {
+      canvas.ds.scale = scale;
+      canvas.draw(true, true);  // updates low_quality
+    }
     const scratch = document.createElement("canvas");
     scratch.width = Math.ceil(node.size[0] + 200);
     scratch.height = Math.ceil(node.size[1] + 200);
@@ -40,15 +43,18 @@
     const texts = [];
     const fillText = ctx.fillText.bind(ctx);
     ctx.fillText = (text, ...rest) => { texts.push(String(text)); return fillText(text, ...rest); };
+    const outlines = [];
+    const strokeRect = ctx.strokeRect.bind(ctx);
+    ctx.strokeRect = (...args) => { outlines.push(String(ctx.strokeStyle)); return strokeRect(...args); };
     ctx.translate(50, 100);
     const lowQuality = canvas.low_quality;
     try {
       canvas.drawNode(node, ctx);
     } finally {
       [canvas.ds.scale, canvas.ds.offset[0], canvas.ds.offset[1]] = saved;
-      canvas.draw(true, true);
+      if (rezoom) canvas.draw(true, true);
     }
-    return { texts, lowQuality };
+    return { texts, outlines, lowQuality };
   }
 
   function cutTexts(node) {
@@ -114,11 +120,16 @@
     };
   }
 
-  // A node as the user adds it from the search box: its size and what it draws at normal and low zoom.
-  function addNode(type, lowScale) {
+  // A node as the user adds it from the search box (then given `values`): its size and what its very first
+  // frame at zoom 1 draws, then what it draws at the low zoom.
+  function addNode(type, lowScale, values = {}) {
+    const canvas = window.app.canvas;
+    canvas.ds.scale = 1;
+    canvas.draw(true, true);
     const node = LiteGraph.createNode(type);
     node.pos = [100, 100];
     window.app.graph.add(node);
+    for (const [name, value] of Object.entries(values)) node.widgets.find((w) => w.name === name).value = value;
     const normal = drawnTexts(node, 1);
     const low = drawnTexts(node, lowScale);
     return { size: Array.from(node.size), title: node.title, normal, low, cut: cutTexts(node) };

@@ -20,6 +20,7 @@ OURS = (f"/extensions/{MODULE}/", f"/workflow_templates/{MODULE}/")
 WORKFLOWS = workflow_api.workflow_files()
 NAMES = [os.path.basename(p)[:-5] for p in WORKFLOWS]
 LOW_ZOOM = 0.3
+WARN_COLOR = "#ff6b6b"  # web/ltx2_latent.js
 INFO_LINE_STARTS = ("121 frames = ", "tokens: video ", "activations ")
 
 
@@ -135,3 +136,16 @@ def test_template_opens_from_the_templates_browser(ui):
     _screenshot(ui, "templates_opened")
     errors = [e for e in ui.since(mark) if e[0] in ("pageerror", "console.error", "http") or _ours(e)]
     assert errors == [], f"errors while opening {NAMES[0]} from the Templates browser: {errors}"
+
+
+def test_invalid_size_outlines_the_new_latent_in_red_at_once(ui):
+    ui.page.evaluate("() => window.app.graph.clear()")
+    valid = ui.page.evaluate("([t, z]) => window.ltx2Probe.addNode(t, z)", ["LTX2EmptyAVLatent", LOW_ZOOM])
+    invalid = ui.page.evaluate("([t, z, v]) => window.ltx2Probe.addNode(t, z, v)",
+                               ["LTX2EmptyAVLatent", LOW_ZOOM, {"width": 700, "frames": 120}])
+    assert WARN_COLOR not in valid["normal"]["outlines"]
+    assert WARN_COLOR in invalid["normal"]["outlines"], f"first frame outlines: {invalid['normal']['outlines']}"
+    warnings = [t for t in invalid["normal"]["texts"] if t.startswith("\u26a0")]
+    assert warnings == ["\u26a0 width 700 is not a multiple of 32 (use 672 or 704)",
+                        "\u26a0 frames 120 is not 8k+1 (use 113 or 121)"]
+    assert invalid["cut"] == []
