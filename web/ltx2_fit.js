@@ -1,7 +1,7 @@
-// Keeps every LTX2 node wide enough that ComfyUI draws its widget labels and values uncut: a newly added
-// node, a node loaded from a workflow and a node whose file choice changes all grow (never shrink) to fit.
+// Keeps every LTX2 node wide enough that ComfyUI draws its title and widget labels and values uncut: a newly
+// added node, a node loaded from a workflow and a node whose file choice changes all grow (never shrink) to fit.
 import { app } from "../../scripts/app.js";
-import { textWidth } from "./ltx2_measure.js";
+import { textWidth, titleWidth } from "./ltx2_measure.js";
 
 // ComfyUI draws "label  value" between the arrows: 2 * 15 margin + 5 left pad, 2 * 15 + 20 on the right,
 // 5 between label and value (BaseWidget in the frontend's litegraph).
@@ -18,7 +18,7 @@ export function widgetFitWidth(widget) {
 }
 
 export function growToFit(node) {
-  const needed = Math.max(0, ...(node.widgets ?? []).map(widgetFitWidth));
+  const needed = Math.max(titleWidth(node), ...(node.widgets ?? []).map(widgetFitWidth));
   if (needed > node.size[0]) node.setSize([Math.ceil(needed), node.size[1]]);
 }
 
@@ -37,7 +37,8 @@ function refitOnChange(node) {
 app.registerExtension({
   name: "comfyui-ltx2.fit-widgets",
   async beforeRegisterNodeDef(nodeType, nodeData) {
-    if (!nodeData.name?.startsWith("LTX2")) return;
+    // Only this pack's nodes (ComfyUI's own LTX-2 nodes are named LTXV*/LTXAV*, from comfy_extras).
+    if (!nodeData.name?.startsWith("LTX2") || !nodeData.python_module?.startsWith("custom_nodes.")) return;
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function (...args) {
       const result = onNodeCreated?.apply(this, args);

@@ -4,7 +4,7 @@ import { app } from "../../scripts/app.js";
 import {
   activationGiB, framesFromSeconds, secondsFromFrames, sizeProblems, tokenCounts,
 } from "./ltx2_math.js";
-import { textWidth } from "./ltx2_measure.js";
+import { textWidth, titleWidth } from "./ltx2_measure.js";
 
 const NODE_ID = "LTX2EmptyAVLatent";
 const WARN_COLOR = "#ff6b6b";
@@ -12,8 +12,6 @@ const INFO_COLOR = "#9ecbff";
 const INFO_FONT = "12px sans-serif";
 const INFO_PAD = 12;
 const LINE_HEIGHT = 16;
-// Title: the collapse dot and its padding on the left (one title height), a third of it on the right.
-const TITLE_PAD = 1.33;
 
 function widget(node, name) {
   return node.widgets?.find((w) => w.name === name);
@@ -64,8 +62,7 @@ function infoWidget(node) {
 
 // The width at which the title and every helper line (the current ones and the longest warnings) draw uncut.
 export function minimumWidth(node) {
-  const titleHeight = globalThis.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
-  const title = textWidth(node.title ?? "", app.canvas?.title_text_font) + TITLE_PAD * titleHeight;
+  const title = titleWidth(node);
   const lines = [...summary(node).lines, ...sizeProblems(9999, 9999, 1000).map((p) => `\u26a0 ${p}`)];
   const text = Math.max(...lines.map((line) => textWidth(line, INFO_FONT))) + 2 * INFO_PAD;
   return Math.ceil(Math.max(title, text));

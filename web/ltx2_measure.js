@@ -10,3 +10,9 @@ export function textWidth(text, font) {
   ctx.restore();
   return width;
 }
+
+// ComfyUI truncates a title longer than the node's width less two title heights (the dot and a margin).
+export function titleWidth(node) {
+  const titleHeight = globalThis.LiteGraph?.NODE_TITLE_HEIGHT ?? 30;
+  return textWidth(node.title ?? "", node.titleFontStyle ?? app.canvas?.title_text_font) + 2 * titleHeight;
+}

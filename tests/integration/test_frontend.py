@@ -149,3 +149,18 @@ def test_invalid_size_outlines_the_new_latent_in_red_at_once(ui):
     assert warnings == ["\u26a0 width 700 is not a multiple of 32 (use 672 or 704)",
                         "\u26a0 frames 120 is not 8k+1 (use 113 or 121)"]
     assert invalid["cut"] == []
+
+
+def test_every_new_node_draws_uncut(ui):
+    """Each of the pack's nodes as a user adds it (loaders show the first file of their folder)."""
+    ui.page.evaluate("() => window.app.graph.clear()")
+    types = ui.page.evaluate("""() => Object.entries(LiteGraph.registered_node_types)
+        .filter(([name, cls]) => name.startsWith("LTX2") && cls.nodeData?.python_module?.startsWith("custom_nodes."))
+        .map(([name]) => name)""")
+    assert len(types) >= 15, types
+    cut = {}
+    for node_type in types:
+        node = ui.page.evaluate("([t, z]) => window.ltx2Probe.addNode(t, z)", [node_type, LOW_ZOOM])
+        if node["cut"]:
+            cut[node_type] = node["cut"]
+    assert cut == {}, f"new nodes drawing cut text: {cut}"
