@@ -1,11 +1,12 @@
 """What an artist sees: every example workflow rendered by the real ComfyUI frontend in headless Chromium.
 
-Each workflow is loaded into the page as a user opens it; the test fails on a node type the frontend does not
-know, on any text ComfyUI draws cut (ellipsis), on a wire drawn behind a node, on console or page errors while
-our workflows load, and on any error or failed request from our web extension or our template files. It also
-adds an Empty Latent node as a user would (uncut at normal zoom, no helper text at the low-quality zoom) and
-fetches each Templates-browser thumbnail. Skips with the reason when Chromium or Playwright is missing.
-Set LTX2_UI_SCREENSHOTS=<folder> to keep a screenshot of each workflow.
+Each workflow is loaded into the page as a user opens it; the tests fail on a node type the frontend does not
+know, on any text ComfyUI draws cut (ellipsis), on a wire drawn behind a node, on a stale prompt under a linked
+input, on console or page errors while our workflows load, and on any error or failed request from our web
+extension or our template files. They add each of the pack's nodes as a user would (uncut; the Empty Latent's
+helper lines unsqueezed, absent at the low-quality zoom, its invalid-size outline on the first frame), fetch each
+Templates-browser thumbnail and open a template from the Templates browser. Skip with the reason when Chromium
+or Playwright is missing. Set LTX2_UI_SCREENSHOTS=<folder> to keep a screenshot of each workflow.
 """
 
 import json
@@ -35,8 +36,9 @@ def _playwright():
 
 
 @pytest.fixture(scope="module")
-def ui(server):
-    sync_playwright = _playwright()
+def ui(request):
+    sync_playwright = _playwright()  # skip before starting a server
+    server = request.getfixturevalue("server")
     write_ui_settings(server.base)
     with sync_playwright() as playwright:
         browser = launch(playwright)
@@ -47,7 +49,7 @@ def ui(server):
 
 
 def _ours(event):
-    kind, text, url = event
+    _, text, url = event
     return any(part in url or part in text for part in OURS)
 
 
