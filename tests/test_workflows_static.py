@@ -17,8 +17,9 @@ import workflow_api  # noqa: E402
 RECORDED = json.load(open(workflow_api.RECORDED))
 FILES = workflow_api.workflow_files()
 EXPECTED = {
-    "ltx2_text_to_av.json", "ltx2_image_to_av.json", "ltx2_first_last_keyframes.json",
-    "ltx2_two_stage_distilled_upscale.json", "ltx2_gguf_low_vram.json", "ltx2_audio_to_video.json",
+    "LTX2 Text to Video with Audio.json", "LTX2 Image to Video with Audio.json",
+    "LTX2 First and Last Frame to Video.json", "LTX2 Distilled with 2x Upscale.json",
+    "LTX2 GGUF Low VRAM.json", "LTX2 Audio to Video.json",
 }
 
 

@@ -4,10 +4,14 @@ import { app } from "../../scripts/app.js";
 import {
   activationGiB, framesFromSeconds, secondsFromFrames, sizeProblems, tokenCounts,
 } from "./ltx2_math.js";
+import { textWidth, titleWidth } from "./ltx2_measure.js";
 
 const NODE_ID = "LTX2EmptyAVLatent";
 const WARN_COLOR = "#ff6b6b";
 const INFO_COLOR = "#9ecbff";
+const INFO_FONT = "12px sans-serif";
+const INFO_PAD = 12;
+const LINE_HEIGHT = 16;
 
 function widget(node, name) {
   return node.widgets?.find((w) => w.name === name);
@@ -41,18 +45,32 @@ function infoWidget(node) {
     value: "",
     serialize: false,
     computeSize(width) {
-      return [width, 3 * 16 + 8];
+      return [width, 3 * LINE_HEIGHT + 8];
     },
     draw(ctx, drawNode, width, y) {
       const info = summary(drawNode);
+      // Zoomed out, ComfyUI draws nodes as plain boxes: text there would be an unreadable smear.
+      if (app.canvas?.low_quality) return;
       ctx.save();
-      ctx.font = "12px sans-serif";
+      ctx.font = INFO_FONT;
       ctx.fillStyle = info.warn ? WARN_COLOR : INFO_COLOR;
-      info.lines.forEach((line, i) => ctx.fillText(line, 12, y + 14 + i * 16, width - 24));
+      info.lines.forEach((line, i) => ctx.fillText(line, INFO_PAD, y + 14 + i * LINE_HEIGHT, width - 2 * INFO_PAD));
       ctx.restore();
-      drawNode.ltx2Warning = info.warn;
     },
   };
+}
+
+// The width at which the title and every helper line (the current ones and the longest warnings) draw uncut.
+export function minimumWidth(node) {
+  const title = titleWidth(node);
+  const lines = [...summary(node).lines, ...sizeProblems(9999, 9999, 1000).map((p) => `\u26a0 ${p}`)];
+  const text = Math.max(...lines.map((line) => textWidth(line, INFO_FONT))) + 2 * INFO_PAD;
+  return Math.ceil(Math.max(title, text));
+}
+
+function growToMinimum(node) {
+  const width = minimumWidth(node);
+  if (width > node.size[0]) node.setSize([width, node.size[1]]);
 }
 
 function linkLength(node) {
@@ -68,6 +86,7 @@ function linkLength(node) {
         syncing = true;
         try { after(); } finally { syncing = false; }
       }
+      growToMinimum(node);
       node.setDirtyCanvas(true, true);
       return result;
     };
@@ -94,10 +113,23 @@ app.registerExtension({
       this.setSize(this.computeSize());
       return result;
     };
+    const onConfigure = nodeType.prototype.onConfigure;
+    nodeType.prototype.onConfigure = function (...args) {
+      const result = onConfigure?.apply(this, args);
+      growToMinimum(this);
+      return result;
+    };
+    const computeSize = nodeType.prototype.computeSize;
+    nodeType.prototype.computeSize = function (...args) {
+      const size = computeSize.apply(this, args);
+      size[0] = Math.max(size[0], minimumWidth(this));
+      return size;
+    };
     const onDrawForeground = nodeType.prototype.onDrawForeground;
     nodeType.prototype.onDrawForeground = function (ctx, ...rest) {
       const result = onDrawForeground?.apply(this, [ctx, ...rest]);
-      if (this.ltx2Warning) {
+      // ComfyUI draws the foreground before the widgets: the warning is computed here, not by the helper.
+      if (summary(this).warn) {
         ctx.save();
         ctx.strokeStyle = WARN_COLOR;
         ctx.lineWidth = 2;

@@ -14,8 +14,8 @@ from run_helpers import FRAMES, lossless_outputs, small_prompt, with_lossless_sa
 TINY_BUDGET_GB = 1e-5  # 10.5 KB: less than any layer, so nearly everything streams
 
 
-@pytest.mark.parametrize("name,loader", [("ltx2_text_to_av.json", "LTX2CheckpointLoader"),
-                                         ("ltx2_gguf_low_vram.json", "LTX2TransformerLoader")])
+@pytest.mark.parametrize("name,loader", [("LTX2 Text to Video with Audio.json", "LTX2CheckpointLoader"),
+                                         ("LTX2 GGUF Low VRAM.json", "LTX2TransformerLoader")])
 def test_small_budget_streams_and_equals_full_load(server, object_info, models, name, loader):
     path = os.path.join(workflow_api.WORKFLOWS, name)
     clear_outputs(server)

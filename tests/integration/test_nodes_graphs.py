@@ -9,8 +9,8 @@ import workflow_api
 from comfy_server import clear_outputs
 from run_helpers import FPS, read_mp4, saved_videos, small_prompt
 
-T2AV = os.path.join(workflow_api.WORKFLOWS, "ltx2_text_to_av.json")
-GGUF = os.path.join(workflow_api.WORKFLOWS, "ltx2_gguf_low_vram.json")
+T2AV = os.path.join(workflow_api.WORKFLOWS, "LTX2 Text to Video with Audio.json")
+GGUF = os.path.join(workflow_api.WORKFLOWS, "LTX2 GGUF Low VRAM.json")
 
 
 def node_of(prompt, class_type):

@@ -13,10 +13,10 @@ from comfy_server import clear_outputs
 from run_helpers import AAC_SLACK_S, FPS, FRAMES, HEIGHT, WIDTH, read_mp4, saved_videos, small_prompt
 
 WORKFLOW_SIZES = {
-    "ltx2_two_stage_distilled_upscale.json": (2 * WIDTH, 2 * HEIGHT),
+    "LTX2 Distilled with 2x Upscale.json": (2 * WIDTH, 2 * HEIGHT),
 }
 # Role (synthetic_weights.FILES) of the Gemma file each workflow's text-encoder loader must read.
-TEXT_ENCODER_ROLES = {"ltx2_gguf_low_vram.json": "gemma_gguf"}
+TEXT_ENCODER_ROLES = {"LTX2 GGUF Low VRAM.json": "gemma_gguf"}
 
 
 def check_text_encoder(server, prompt, models, name):
@@ -63,7 +63,7 @@ def test_workflow_saves_mp4_with_matching_audio(server, object_info, models, nam
 
 
 def test_interrupt_mid_sampling_then_next_prompt_runs(server, object_info, models):
-    path = os.path.join(workflow_api.WORKFLOWS, "ltx2_text_to_av.json")
+    path = os.path.join(workflow_api.WORKFLOWS, "LTX2 Text to Video with Audio.json")
     long_prompt = small_prompt(path, object_info, steps=200, frames=41, size=(128, 128))
     log_before = len(server.log())
     prompt_id = server.queue(long_prompt)
