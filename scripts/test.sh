@@ -36,5 +36,15 @@ else
   echo "ComfyUI hosts given: ${COMFYUI_PATHS:-${COMFYUI_PATH:-}}"
 fi
 
+# Headless Chromium for tests/integration/test_frontend.py (Playwright drives /usr/bin/chromium; no browser download).
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
+      || echo "apt-get could not install chromium: the UI tests will skip"
+  else
+    echo "chromium not found and cannot be installed here: the UI tests will skip"
+  fi
+fi
+
 # -rs: every skip is listed with its reason.
 exec .venv/bin/python -m pytest -q -rs "$@"
