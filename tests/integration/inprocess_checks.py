@@ -5,27 +5,15 @@ usage: python inprocess_checks.py COMFYUI_DIR PACK_DIR MODELS_DIR
 """
 
 import dataclasses
-import importlib.util
 import json
 import math
 import sys
 
-comfy_dir, pack_dir, models_dir = sys.argv[1:4]
-sys.path.insert(0, comfy_dir)
-sys.argv = [sys.argv[0], "--cpu"]
-import utils.install_util  # noqa: E402,F401  (ComfyUI's own `utils` package must win over others)
-import comfy.options  # noqa: E402
+import inprocess_host
 
-comfy.options.enable_args_parsing()
-import folder_paths  # noqa: E402
+inprocess_host.boot(*sys.argv[1:4])
 import torch  # noqa: E402
 
-for folder in ("checkpoints", "diffusion_models", "text_encoders", "vae", "loras"):
-    folder_paths.add_model_folder_path(folder, f"{models_dir}/{folder}", is_default=True)
-spec = importlib.util.spec_from_file_location("ltx2pack", f"{pack_dir}/__init__.py", submodule_search_locations=[pack_dir])
-pack = importlib.util.module_from_spec(spec)
-sys.modules["ltx2pack"] = pack
-spec.loader.exec_module(pack)
 from ltx2pack.nodes import conditioning, decode, latent, loaders, sampling, text  # noqa: E402
 
 

@@ -6,26 +6,14 @@ base before vs after the LoRA run, with and without a small weight budget, and h
 packed after sampling. Runs under torch.inference_mode, as ComfyUI's executor runs every node.
 """
 
-import importlib.util
 import json
 import sys
 
-comfy_dir, pack_dir, models_dir = sys.argv[1:4]
-sys.path.insert(0, comfy_dir)
-sys.argv = [sys.argv[0], "--cpu"]
-import utils.install_util  # noqa: E402,F401  (ComfyUI's own `utils` package must win over others)
-import comfy.options  # noqa: E402
+import inprocess_host
 
-comfy.options.enable_args_parsing()
-import folder_paths  # noqa: E402
+inprocess_host.boot(*sys.argv[1:4])
 import torch  # noqa: E402
 
-for folder in ("checkpoints", "diffusion_models", "text_encoders", "vae", "loras"):
-    folder_paths.add_model_folder_path(folder, f"{models_dir}/{folder}", is_default=True)
-spec = importlib.util.spec_from_file_location("ltx2pack", f"{pack_dir}/__init__.py", submodule_search_locations=[pack_dir])
-pack = importlib.util.module_from_spec(spec)
-sys.modules["ltx2pack"] = pack
-spec.loader.exec_module(pack)
 from ltx2pack.nodes import host, latent, loaders, sampling, text  # noqa: E402
 
 
