@@ -204,3 +204,13 @@ def reference_two_stage(x0_model, small, full, fps, stage1_sigmas, guidance, ctx
     return official_stage(stage2_model or x0_model, full, fps, sigmas, None, ctx_pos, ctx_neg, [], noiser,
                           loop=loop, noise_scale=sigmas[0].item(), initial_video=upscaled, initial_audio=audio,
                           frozen_audio=frozen_audio)
+
+
+def random_contexts(model, seed=0):
+    """((video, audio) positive, (video, audio) negative) random text contexts of 6 tokens for `model`."""
+    c = model.config
+    gen = torch.Generator().manual_seed(seed)
+    dv, da = c.caption_channels or c.dim, c.caption_channels or c.audio_dim
+    pos = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
+    neg = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
+    return pos, neg

@@ -14,7 +14,8 @@ from ltx_core.types import AudioLatentShape, VideoLatentShape, VideoPixelShape
 from ltx_pipelines.utils.constants import DISTILLED_SIGMA_VALUES
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _pipeline_oracle import oracle_upsampler, reference_run, reference_two_stage, tiny_models  # noqa: E402
+from _pipeline_oracle import (  # noqa: E402
+    oracle_upsampler, random_contexts, reference_run, reference_two_stage, tiny_models)
 
 from ltx2_core.pipeline.conditioning import (  # noqa: E402
     ReplaceFrames, apply_conditionings, initial_audio_state, initial_video_state,
@@ -44,19 +45,10 @@ def pair():
     return tiny_models(seed=6, version="2.3")
 
 
-def _contexts(model, seed=0):
-    c = model.config
-    gen = torch.Generator().manual_seed(seed)
-    dv, da = c.caption_channels or c.dim, c.caption_channels or c.audio_dim
-    pos = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
-    neg = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
-    return pos, neg
-
-
 def _one_stage(model, sigmas, guidance, sampler, i2v):
     shape = latent_shape(96, 64, 17, FPS, video_channels=8, audio_channels=2, audio_mel_bins=4)
     image = torch.randn(1, 8, 1, shape.height, shape.width, generator=torch.Generator().manual_seed(11))
-    pos, neg = _contexts(model)
+    pos, neg = random_contexts(model)
     video = apply_conditionings(initial_video_state(shape, FPS), [ReplaceFrames(image)] if i2v else [], shape, FPS)
     audio = initial_audio_state(shape)
     noise = draw_noise([video.latent.shape, audio.latent.shape], make_generator(5))
@@ -90,7 +82,7 @@ def test_gradient_estimation_float64_matches_official(pair):
 
     ours, oracle = (copy.deepcopy(m).double() for m in pair)
     shape = latent_shape(96, 64, 17, FPS, video_channels=8, audio_channels=2, audio_mel_bins=4)
-    pos, neg = (tuple(t.double() for t in ctx) for ctx in _contexts(ours))
+    pos, neg = (tuple(t.double() for t in ctx) for ctx in random_contexts(ours))
     video, audio = initial_video_state(shape, FPS, dtype=torch.float64), initial_audio_state(shape, dtype=torch.float64)
     noise = draw_noise([video.latent.shape, audio.latent.shape], make_generator(5), torch.float64)
     result = denoise(ours, shape, video, audio, ltx2_sigmas(4), TextContext(*pos), TextContext(*neg), GUIDANCE,
@@ -137,7 +129,7 @@ def _official_shape(width, height, frames, fps):
 
 def _reference(two_stage_parts, guidance, steps=3, frozen_audio=None):
     parts, oracle, upsampler, encoder = two_stage_parts
-    pos, neg = _contexts(parts.transformer, seed=3)
+    pos, neg = random_contexts(parts.transformer, seed=3)
     small = _official_shape(SIZE["width"] // 2, SIZE["height"] // 2, SIZE["frames"], FPS)
     full = _official_shape(SIZE["width"], SIZE["height"], SIZE["frames"], FPS)
     sigmas = (torch.tensor(DISTILLED_SIGMA_VALUES) if guidance is None
@@ -172,7 +164,7 @@ def test_two_stage_generate_matches_official(two_stage_parts, distilled):
 def test_two_stage_res2s_matches_official_hq_loop(two_stage_parts):
     """res_2s in both stages as ti2vid_two_stages_hq runs it (its schedule shifted for the stage-1 latent)."""
     parts, oracle, upsampler, encoder = two_stage_parts
-    pos, neg = _contexts(parts.transformer, seed=3)
+    pos, neg = random_contexts(parts.transformer, seed=3)
     small = _official_shape(SIZE["width"] // 2, SIZE["height"] // 2, SIZE["frames"], FPS)
     full = _official_shape(**SIZE)
     sigmas = LTX2Scheduler().execute(latent=torch.empty(small.video), steps=3).to(torch.float32)
@@ -204,7 +196,7 @@ def test_two_stage_with_distilled_lora_in_stage_2_matches_official(two_stage_par
         lora[name + ".lora_B.weight"] = torch.randn(out_dim, 4, generator=gen) * 0.1
     path = str(tmp_path / "distilled-lora.safetensors")
     save_file({"diffusion_model." + k: v for k, v in lora.items()}, path)
-    pos, neg = _contexts(parts.transformer, seed=3)
+    pos, neg = random_contexts(parts.transformer, seed=3)
     small = _official_shape(SIZE["width"] // 2, SIZE["height"] // 2, SIZE["frames"], FPS)
     full = _official_shape(**SIZE)
     ref_video, ref_audio = reference_two_stage(

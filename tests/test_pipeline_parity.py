@@ -10,7 +10,7 @@ import torch
 from ltx_core.conditioning import VideoConditionByKeyframeIndex, VideoConditionByLatentIndex
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _pipeline_oracle import reference_run, tiny_models  # noqa: E402
+from _pipeline_oracle import random_contexts, reference_run, tiny_models  # noqa: E402
 
 from ltx2_core.pipeline.conditioning import (  # noqa: E402
     Keyframe, ReplaceFrames, apply_conditionings, initial_audio_state, initial_video_state,
@@ -37,16 +37,6 @@ def models():
     return {version: tiny_models(seed=3, version=version) for version in ("2.0", "2.3")}
 
 
-def _contexts(model, seed=0):
-    c = model.config
-    gen = torch.Generator().manual_seed(seed)
-    dv = c.caption_channels or c.dim
-    da = c.caption_channels or c.audio_dim
-    pos = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
-    neg = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
-    return pos, neg
-
-
 def _case(case):
     shape = latent_shape(96, 64, 17, FPS, video_channels=8, audio_channels=2, audio_mel_bins=4)
     gen = torch.Generator().manual_seed(11)
@@ -65,7 +55,7 @@ def _case(case):
 
 def _ours(model, case, batch_passes=True, guidance=GUIDANCE):
     shape, items, _ = _case(case)
-    pos, neg = _contexts(model)
+    pos, neg = random_contexts(model)
     video = apply_conditionings(initial_video_state(shape, FPS), items, shape, FPS)
     audio = initial_audio_state(shape)
     noise = draw_noise([video.latent.shape, audio.latent.shape], make_generator(5))
@@ -75,7 +65,7 @@ def _ours(model, case, batch_passes=True, guidance=GUIDANCE):
 
 def _reference(model, oracle, case, guidance=GUIDANCE):
     shape, _, ref_items = _case(case)
-    pos, neg = _contexts(model)
+    pos, neg = random_contexts(model)
     return reference_run(oracle, shape, FPS, ltx2_sigmas(4), guidance, pos, neg, ref_items, seed=5)
 
 
@@ -116,7 +106,7 @@ def test_float64_loop_matches_reference(models):
 
     ours, oracle = (copy.deepcopy(m).double() for m in models["2.0"])
     shape, items, ref_items = _case("keyframes")
-    pos, neg = (tuple(t.double() for t in pair) for pair in _contexts(ours))
+    pos, neg = (tuple(t.double() for t in pair) for pair in random_contexts(ours))
     ref_video, ref_audio = reference_run(oracle, shape, FPS, ltx2_sigmas(4), GUIDANCE, pos, neg,
                                          [type(i)(*(a.double() if torch.is_tensor(a) else a for a in _args(i)))
                                           for i in ref_items], seed=5, dtype=torch.float64)

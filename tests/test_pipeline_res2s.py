@@ -14,7 +14,7 @@ from ltx_pipelines.utils.res2s import phi as official_phi
 from ltx_pipelines.utils.samplers import _get_new_noise as official_new_noise
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _pipeline_oracle import reference_res2s_run, tiny_models  # noqa: E402
+from _pipeline_oracle import random_contexts, reference_res2s_run, tiny_models  # noqa: E402
 
 from ltx2_core.pipeline.conditioning import (  # noqa: E402
     ReplaceFrames, apply_conditionings, initial_audio_state, initial_video_state,
@@ -143,19 +143,10 @@ GUIDANCE = Guidance(
 )
 
 
-def _contexts(model):
-    c = model.config
-    gen = torch.Generator().manual_seed(0)
-    dv, da = c.caption_channels or c.dim, c.caption_channels or c.audio_dim
-    pos = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
-    neg = (torch.randn(1, 6, dv, generator=gen), torch.randn(1, 6, da, generator=gen))
-    return pos, neg
-
-
 def _run(model, i2v, sampler="res_2s", callback=None):
     shape = latent_shape(96, 64, 17, FPS, video_channels=8, audio_channels=2, audio_mel_bins=4)
     image = torch.randn(1, 8, 1, shape.height, shape.width, generator=torch.Generator().manual_seed(11))
-    pos, neg = _contexts(model)
+    pos, neg = random_contexts(model)
     video = apply_conditionings(initial_video_state(shape, FPS), [ReplaceFrames(image)] if i2v else [], shape, FPS)
     audio = initial_audio_state(shape)
     noise = draw_noise([video.latent.shape, audio.latent.shape], make_generator(5))
