@@ -228,7 +228,8 @@ class TransformerConfig:
                     "transformer_blocks.0.audio_to_video_attn.to_q.weight")
         missing = [k for k in required if shape(k) is None]
         if missing:
-            hint = (" It looks like an LTX-Video (video-only) model, which this pack does not load."
+            hint = (" It looks like an LTX-Video 0.9.x (video-only) model: load it with the LTX-Video loader "
+                    "(ltx2_core.ltxv.load_ltxv_transformer)."
                     if shape("audio_patchify_proj.weight") is None else "")
             raise CheckpointError(f"Not a complete LTX-2 audio-video transformer: missing {', '.join(missing)}.{hint}")
         if shape("keyframes_abs_pos_embedding") is not None or shape("transformer_blocks.0.ff.net.0.proj.bias") is None:
