@@ -147,6 +147,9 @@ class TransformerConfig:
         if not isinstance(section, Mapping):
             raise CheckpointError("The checkpoint's 'config' metadata has no 'transformer' section: "
                                   "this is not an LTX-2 model file.")
+        if section.get("_class_name") == "Transformer3DModel":
+            raise CheckpointError("This is an LTX-Video 0.9.x (video-only) file: load it with the LTX-Video loader "
+                                  "(ltx2_core.ltxv.load_ltxv_transformer).")
         for key, expected in _FIXED_VALUES.items():
             if section.get(key) != expected:
                 raise CheckpointError(f"Transformer config {key}={section.get(key)!r} (expected {expected!r}): "
