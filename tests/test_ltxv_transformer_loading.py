@@ -190,3 +190,14 @@ def save_state():
     from ltx2_core.ltxv.transformer.tiny import random_state_dict
 
     return random_state_dict(CONFIG)
+
+
+def test_docs_example_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ltxv_transformer.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```$", text, re.S | re.M)
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "docs/ltxv_transformer.md", "exec"), {"__name__": "__main__"})
