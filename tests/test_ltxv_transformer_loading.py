@@ -110,6 +110,12 @@ def test_gguf_from_our_converter(tmp_path, official_file, source):
     assert model.config == CONFIG
     assert isinstance(model.transformer_blocks[0].ff.net[2].weight, QuantizedTensor)
     assert _rel(_run(model), _run(load_ltxv_transformer(official_file[0]))) < 0.02
+    if source == "official":
+        from ltx2_core.gguf.loader import load_transformer_gguf
+
+        with pytest.raises(CheckpointError, match="load_ltxv_transformer") as info:
+            load_transformer_gguf(dst)  # the LTX-2 GGUF loader points at the LTX-Video one
+        assert "\n" not in str(info.value)
 
 
 def _lora(config, seed, prefix, naming, alpha=None):
@@ -184,6 +190,10 @@ def test_bad_config_and_overrides_are_refused():
         LTXVTransformerConfig.from_metadata({"transformer": dict(CONFIG.to_metadata(), qk_norm="layer_norm")})
     with pytest.raises(InputError, match="Unknown LTX-Video transformer config"):
         load_ltxv_transformer(save_state(), overrides={"heads_typo": 3})
+    with pytest.raises(InputError, match="wrong type"):
+        load_ltxv_transformer(save_state(), overrides={"causal_temporal_positioning": "yes"})
+    with pytest.raises(InputError, match="positive integer"):
+        load_ltxv_transformer(save_state(), overrides={"heads": 0})
 
 
 def save_state():

@@ -62,7 +62,16 @@ def apply_overrides(config: LTXVTransformerConfig, overrides: Optional[Mapping[s
         raise InputError(f"Unknown LTX-Video transformer config field(s) {', '.join(map(repr, unknown))}. "
                          f"Valid fields: {', '.join(names)}.")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    return config.replace(**values)
+    for name, value in values.items():
+        current = getattr(config, name)
+        kind = (int, float) if isinstance(current, float) else type(current)
+        if not isinstance(value, kind) or (isinstance(value, bool) and not isinstance(current, bool)):
+            raise InputError(f"Override {name}={value!r} has the wrong type: the field holds "
+                             f"{type(current).__name__} values such as {current!r}.")
+    try:
+        return config.replace(**values)
+    except CheckpointError as exc:
+        raise InputError(f"Invalid overrides {dict(overrides)}: {exc}") from None
 
 
 def _config_json(raw: Optional[str], name: str) -> Optional[dict]:
