@@ -36,12 +36,14 @@ def pixel_coords(coords: torch.Tensor, causal_temporal_positioning: bool,
 
 
 def video_positions(frames: int, height: int, width: int, *, batch: int = 1, frame_rate: float = 25.0,
-                    causal_temporal_positioning: bool = True, scale_factors: Sequence[int] = VAE_SCALE_FACTORS,
-                    device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+                    causal_temporal_positioning: bool = True, frame_offset: int = 0,
+                    scale_factors: Sequence[int] = VAE_SCALE_FACTORS, device=None,
+                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """The transformer's `positions` (B, 3, F*H*W) for a latent video grid: pixel coordinates with time
-    in seconds (official `indices_grid`, float32 in the official pipeline)."""
+    in seconds (official `indices_grid`, float32 in the official pipeline). `frame_offset` (pixel frames)
+    places extra conditioning tokens at their target frame (official `media_frame_number`)."""
     if frame_rate <= 0:
         raise InputError(f"frame_rate must be positive, got {frame_rate}.")
     coords = pixel_coords(latent_coords(frames, height, width, batch, device), causal_temporal_positioning,
                           scale_factors).to(dtype)
-    return torch.cat([coords[:, :1] * (1.0 / frame_rate), coords[:, 1:]], dim=1)
+    return torch.cat([(coords[:, :1] + frame_offset) * (1.0 / frame_rate), coords[:, 1:]], dim=1)
