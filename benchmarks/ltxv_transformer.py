@@ -79,8 +79,9 @@ def main() -> None:
               f"{min(wall[name]) * 1e3:8.1f} ms | thread CPU min {min(cpu[name]) * 1e3:8.1f} ms")
     for name in list(runs)[1:]:
         err = ((outputs["ours"] - outputs[name]).abs().max() / outputs[name].abs().max()).item()
-        print(f"speed-up {name} / ours: wall (median) {statistics.median(wall[name]) / statistics.median(wall['ours']):.3f}"
-              f", thread CPU (min) {min(cpu[name]) / min(cpu['ours']):.3f}  (max relative output difference {err:.2e})")
+        speed_wall = statistics.median(wall[name]) / statistics.median(wall["ours"])
+        print(f"speed-up {name} / ours: wall (median) {speed_wall:.3f}, thread CPU (min) "
+              f"{min(cpu[name]) / min(cpu['ours']):.3f}  (max relative output difference {err:.2e})")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from ltx2_core.convert import convert
 from ltx2_core.errors import CheckpointError, InputError
 from ltx2_core.gguf.ops import QuantOps
 from ltx2_core.gguf.tensor import QuantizedTensor
-from ltx2_core.ltxv import LTXVTransformerConfig, load_ltxv_transformer, model_family, save_tiny_checkpoint
-from ltx2_core.ltxv import video_positions
+from ltx2_core.ltxv import (LTXVTransformerConfig, load_ltxv_transformer, model_family, save_tiny_checkpoint,
+                             video_positions)
 from ltx2_core.ltxv.transformer.keys import official_to_diffusers
 from ltx2_core.ltxv.transformer.lora import apply_loras
 from ltx2_core.transformer import load_transformer
@@ -194,6 +194,15 @@ def test_bad_config_and_overrides_are_refused():
         load_ltxv_transformer(save_state(), overrides={"causal_temporal_positioning": "yes"})
     with pytest.raises(InputError, match="positive integer"):
         load_ltxv_transformer(save_state(), overrides={"heads": 0})
+
+
+def test_strict_key_accounting():
+    state = save_state()
+    state.pop("transformer_blocks.1.attn2.k_norm.weight")
+    state["transformer_blocks.0.extra.weight"] = torch.zeros(1)
+    with pytest.raises(CheckpointError, match="1 missing key.*attn2.k_norm.*1 unexpected key.*extra") as info:
+        load_ltxv_transformer(state, config=CONFIG)
+    assert "\n" not in str(info.value)
 
 
 def save_state():
