@@ -104,3 +104,15 @@ def test_full_size_layout_equals_official(size, keys, params):
     assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in theirs.items()}
     assert len(ours) == keys
     assert sum(v.numel() for v in ours.values()) == params
+
+
+@pytest.mark.parametrize("dtype,bound", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+def test_conditioning_timesteps_match_official(dtype, bound):
+    """0.9.5+ conditioning: first-frame tokens at 0, the rest at t (per item): the model embeds each distinct
+    timestep once and gathers; the result equals the official per-token computation."""
+    config, state, ours, inputs = _case(dtype)
+    official = oracles.exact_norms(oracles.official_model(config, state, dtype))
+    timestep = torch.tensor([0.9, 0.4], dtype=dtype)[:, None].repeat(1, inputs["latent"].shape[1])
+    timestep[:, :10] = 0.0  # the first latent frame (2 x 5 tokens)
+    inputs["timestep"] = timestep
+    assert _rel(_ours(ours, inputs), _official(official, inputs)) <= bound

@@ -7,6 +7,7 @@ from ltx2_core.errors import InputError
 from ltx2_core.ltxv import video_positions
 
 
+@pytest.mark.filterwarnings("ignore:torch.meshgrid")  # raised inside the official code
 @pytest.mark.parametrize("causal", [False, True])
 def test_positions_match_official(causal):
     vae_encode = pytest.importorskip("ltx_video.models.autoencoders.vae_encode")

@@ -7,7 +7,6 @@ from typing import Mapping, Sequence, Tuple
 import torch
 
 from ...errors import CheckpointError
-from ...pipeline.lora import LoraLayer, merge_loras, parse_lora
 from .keys import diffusers_to_official, strip_prefix
 from .model import LTXVTransformer
 
@@ -17,7 +16,7 @@ def lora_target(name: str) -> str:
     return diffusers_to_official(strip_prefix(name))
 
 
-def _check_fits(model: LTXVTransformer, layers: Mapping[str, LoraLayer], name: str) -> None:
+def _check_fits(model: LTXVTransformer, layers: Mapping[str, object], name: str) -> None:
     modules = dict(model.named_modules())
     for target, layer in layers.items():
         module = modules.get(lora_target(target))
@@ -38,6 +37,7 @@ def apply_loras(model: LTXVTransformer, loras: Sequence[Tuple[Mapping[str, torch
 
     Float weights are merged in place; packed weights (QuantOps layers) get a LowRankPatch each."""
     from ...gguf.ops import LowRankPatch, QuantizedWeightMixin, add_weight_patches
+    from ...pipeline.lora import merge_loras, parse_lora  # lazy: the pipeline package builds on this one
 
     parsed = []
     for state, strength in loras:

@@ -70,7 +70,7 @@ class LTXVTransformer(nn.Module):
         timestep = self._timestep(timestep, batch, tokens)
         x = self.patchify_proj(latent)  # (B, N, D)
         dtype = x.dtype
-        modulation, embedded = self.adaln_single(timestep.flatten() * self.config.timestep_scale_multiplier, dtype)
+        modulation, embedded = self._modulation(timestep.flatten() * self.config.timestep_scale_multiplier, dtype)
         modulation = modulation.view(batch, -1, modulation.shape[-1])  # (B, 1 or N, 6D)
         embedded = embedded.view(batch, -1, embedded.shape[-1])  # (B, 1 or N, D)
         text = self.caption_projection(context).view(batch, -1, x.shape[-1])  # (B, L, D)
@@ -87,6 +87,17 @@ class LTXVTransformer(nn.Module):
         shift, scale = table[:, :, 0], table[:, :, 1]
         x = F.layer_norm(x, (x.shape[-1],), eps=1e-6) * (1 + scale) + shift
         return self.proj_out(x)  # (B, N, C_out)
+
+    def _modulation(self, timesteps: torch.Tensor, dtype: torch.dtype):
+        """adaLN-single of (M,) scaled timesteps -> ((M, 6D), (M, D)). Per-token timesteps hold few distinct
+        values (conditioning tokens at 0, the rest at t): embed each distinct value once, then gather."""
+        if timesteps.numel() <= 8:
+            return self.adaln_single(timesteps, dtype)
+        values, inverse = torch.unique(timesteps, return_inverse=True)
+        if values.numel() * 2 > timesteps.numel():
+            return self.adaln_single(timesteps, dtype)
+        modulation, embedded = self.adaln_single(values, dtype)  # (U, 6D), (U, D)
+        return modulation[inverse], embedded[inverse]
 
     @staticmethod
     def _timestep(timestep: Union[float, torch.Tensor], batch: int, tokens: int) -> torch.Tensor:
