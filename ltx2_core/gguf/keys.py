@@ -4,7 +4,9 @@ LTX-2 transformer (`general.architecture = "ltxv"`): community files (ComfyUI-GG
 the official / ComfyUI names with the `model.diffusion_model.` prefix stripped, e.g.
 `transformer_blocks.0.attn1.to_q.weight`; they may also carry the text connectors
 (`video_embeddings_connector.*`). Names need no renaming: `ltx2_core.transformer.keys` already
-selects the transformer's entries of any layout.
+selects the transformer's entries of any layout. LTX-Video 0.9.x GGUFs (city96's ComfyUI-GGUF and our
+converter) use the same architecture name and bare official names; `ltx2_core.ltxv.detect.model_family`
+tells the two families apart by their keys and `ltx2_core.ltxv.load_ltxv_transformer` loads them.
 
 Gemma 3 (`general.architecture = "gemma3"`, llama.cpp naming): `token_embd`, `blk.N.attn_q`, ...
 mapped to the names of `ltx2_core.text.gemma.GemmaTextModel` (`embed_tokens`, `layers.N.self_attn.q_proj`,

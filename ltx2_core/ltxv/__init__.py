@@ -1,1 +1,8 @@
 """LTX-Video 0.9.x (2B / 13B, video only): the model family LTX-2 grew from."""
+
+from .detect import model_family
+from .transformer import (LTXVTransformer, LTXVTransformerConfig, apply_ltxv_loras, load_ltxv_transformer,
+                          save_tiny_checkpoint, video_positions)
+
+__all__ = ["LTXVTransformer", "LTXVTransformerConfig", "apply_ltxv_loras", "load_ltxv_transformer", "model_family",
+           "save_tiny_checkpoint", "video_positions"]

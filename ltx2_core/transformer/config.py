@@ -147,6 +147,9 @@ class TransformerConfig:
         if not isinstance(section, Mapping):
             raise CheckpointError("The checkpoint's 'config' metadata has no 'transformer' section: "
                                   "this is not an LTX-2 model file.")
+        if section.get("_class_name") == "Transformer3DModel":
+            raise CheckpointError("This is an LTX-Video 0.9.x (video-only) file: load it with the LTX-Video loader "
+                                  "(ltx2_core.ltxv.load_ltxv_transformer).")
         for key, expected in _FIXED_VALUES.items():
             if section.get(key) != expected:
                 raise CheckpointError(f"Transformer config {key}={section.get(key)!r} (expected {expected!r}): "
@@ -228,7 +231,8 @@ class TransformerConfig:
                     "transformer_blocks.0.audio_to_video_attn.to_q.weight")
         missing = [k for k in required if shape(k) is None]
         if missing:
-            hint = (" It looks like an LTX-Video (video-only) model, which this pack does not load."
+            hint = (" It looks like an LTX-Video 0.9.x (video-only) model: load it with the LTX-Video loader "
+                    "(ltx2_core.ltxv.load_ltxv_transformer)."
                     if shape("audio_patchify_proj.weight") is None else "")
             raise CheckpointError(f"Not a complete LTX-2 audio-video transformer: missing {', '.join(missing)}.{hint}")
         if shape("keyframes_abs_pos_embedding") is not None or shape("transformer_blocks.0.ff.net.0.proj.bias") is None:
