@@ -112,8 +112,16 @@ class T5GatedFeedForward(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gated = F.gelu(self.wi_0(x), approximate="tanh") * self.wi_1(x)  # (B, L, d_ff)
         if gated.dtype == torch.float16:
-            return self.wo(gated.float()).to(torch.float16)
+            return _linear_in_float32(self.wo, gated).to(torch.float16)
         return self.wo(gated)
+
+
+def _linear_in_float32(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`layer(x)` computed in float32: casting layers (QuantOps, ComfyUI's) follow the input's dtype, a plain
+    torch.nn.Linear gets its weight upcast here."""
+    if hasattr(layer, "cast_weight_bias") or getattr(layer, "comfy_cast_weights", False):
+        return layer(x.float())
+    return F.linear(x.float(), layer.weight.float(), None if layer.bias is None else layer.bias.float())
 
 
 class _SelfAttentionLayer(nn.Module):
