@@ -56,6 +56,8 @@ def _embed(embedding: nn.Module, ids: torch.Tensor, dtype: torch.dtype) -> torch
     embed = getattr(embedding, "embed", None)
     if embed is not None:
         return embed(ids, dtype)
+    if hasattr(embedding, "forward_comfy_cast_weights"):  # ComfyUI's casting ops take the output dtype
+        return embedding(ids, out_dtype=dtype).to(dtype)
     return embedding(ids).to(dtype)
 
 
