@@ -114,7 +114,8 @@ def test_wrong_files_get_one_clear_line(setup, tmp_path):
     save_file(ltx, str(tmp_path / "ltx-2.safetensors"))
     with pytest.raises(CheckpointError, match=r"not a T5 text encoder \(it looks like an LTX diffusion"):
         load_t5(tmp_path / "ltx-2.safetensors")
-    gemma = {"model.layers.0.self_attn.q_proj.weight": torch.zeros(4, 4), "model.embed_tokens.weight": torch.zeros(4, 4)}
+    gemma = {"model.layers.0.self_attn.q_proj.weight": torch.zeros(4, 4),
+             "model.embed_tokens.weight": torch.zeros(4, 4)}
     save_file(gemma, str(tmp_path / "gemma.safetensors"))
     with pytest.raises(CheckpointError, match="Gemma") as info:
         load_t5(tmp_path / "gemma.safetensors")
@@ -126,3 +127,36 @@ def test_wrong_files_get_one_clear_line(setup, tmp_path):
     check_t5_keys(keys, "ok")
     with pytest.raises(CheckpointError, match="tokenizer"):
         load_t5_encoder(model.state_dict())
+
+
+def test_comfyui_scaled_fp8_file(setup):
+    root, model, _ = setup
+    state = model.state_dict()
+    scaled = {"scaled_fp8": torch.zeros(0, dtype=torch.float8_e4m3fn)}
+    dequantized = {}
+    for key, value in state.items():
+        if value.dim() == 2 and "relative" not in key and key != "shared.weight":
+            scale = value.abs().max() / 200.0
+            packed = (value / scale).to(torch.float8_e4m3fn)
+            scaled[key] = packed
+            scaled[key[: -len(".weight")] + ".scale_weight"] = scale.reshape(())
+            dequantized[key] = packed.float() * scale
+        else:
+            scaled[key] = value.half()
+            dequantized[key] = value.half().float()
+    save_file(scaled, str(root / "t5xxl_fp8_e4m3fn_scaled.safetensors"))
+    loaded = load_t5(root / "t5xxl_fp8_e4m3fn_scaled.safetensors", dtype=torch.float32)
+    assert type(loaded.encoder.block[1].layer[0].SelfAttention.q.weight).__name__ == "QuantizedTensor"
+    ids = torch.randint(0, 200, (2, 12))
+    assert _rel(loaded(ids), load_t5(dequantized)(ids)) <= 1e-5
+
+
+def test_operations_seam_with_float_weights(setup):
+    from ltx2_core.gguf import QuantOps
+
+    _, _, pipeline = setup
+    plain = load_t5(pipeline / "text_encoder", dtype=torch.float32)
+    through_ops = load_t5(pipeline / "text_encoder", dtype=torch.float32, operations=QuantOps)
+    assert isinstance(through_ops.encoder.block[0].layer[0].SelfAttention.q, QuantOps.Linear)
+    ids = torch.randint(0, 200, (1, 9))
+    assert torch.equal(plain(ids), through_ops(ids))

@@ -17,7 +17,8 @@ PREFIXES = ("text_encoders.t5xxl.transformer.", "t5xxl.transformer.", "text_enco
 TIED_ALIAS = "encoder.embed_tokens.weight"
 DROPPED = ("decoder.", "lm_head.")
 MARKERS = ("scaled_fp8",)  # ComfyUI scaled-fp8 marker, consumed by the fp8 packer
-QUANT_SUFFIXES = (".scale_weight", ".weight_scale", ".scale_input", ".input_scale", ".comfy_quant")
+QUANT_SUFFIXES = (".scale_weight", ".weight_scale", ".scale_input", ".input_scale", ".comfy_quant", ".weight_scale_2",
+                  ".pre_quant_scale")
 
 GGUF_GLOBAL = {"token_embd": "shared", "enc.output_norm": "encoder.final_layer_norm"}
 GGUF_BLOCK = {

@@ -31,7 +31,9 @@ def _processor(model_bytes: bytes):
     try:
         import sentencepiece
     except ImportError:
-        raise CheckpointError("The T5 tokenizer needs the 'sentencepiece' package: pip install sentencepiece.") from None
+        raise CheckpointError(
+            "The T5 tokenizer needs the 'sentencepiece' package: pip install sentencepiece."
+        ) from None
     processor = sentencepiece.SentencePieceProcessor()
     try:
         processor.LoadFromSerializedProto(bytes(model_bytes))
