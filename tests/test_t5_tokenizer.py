@@ -1,12 +1,14 @@
 """T5 tokenizer: ids and masks identical to transformers' T5Tokenizer on a tiny trained sentencepiece model,
 from spiece.model and from a tokenizers tokenizer.json (ComfyUI's format); clear message when none is found."""
 
+import os
+
 import pytest
 import torch
 
 from _t5_helpers import train_t5_spm
 from ltx2_core.errors import CheckpointError
-from ltx2_core.text.t5 import LEGACY_MAX_LENGTH, MAX_LENGTH, T5Tokenizer, load_t5_tokenizer
+from ltx2_core.text.t5 import LEGACY_MAX_LENGTH, MAX_LENGTH, T5Tokenizer, host_tokenizer_file, load_t5_tokenizer
 
 transformers = pytest.importorskip("transformers")
 PROMPTS = ["A cat walks on the beach.", "  leading and trailing  ", "unseen wörds ½ 4096 ＡＢ", "x", "",
@@ -62,3 +64,32 @@ def test_missing_tokenizer_names_the_file(tmp_path):
         T5Tokenizer.from_file(str(tmp_path))
     with pytest.raises(CheckpointError, match="not a valid sentencepiece"):
         T5Tokenizer(b"junk")
+
+
+def test_host_tokenizer_file(folders, tmp_path):
+    _, json_folder, reference = folders
+    assert host_tokenizer_file(tmp_path) is None
+    target = tmp_path.joinpath("comfy", "text_encoders", "t5_tokenizer")
+    target.mkdir(parents=True)
+    (target / "tokenizer.json").write_bytes((json_folder / "tokenizer.json").read_bytes())
+    found = host_tokenizer_file(tmp_path)
+    assert found == str(target / "tokenizer.json")
+    ids, mask = _expected(reference, 24)
+    ours = load_t5_tokenizer(found)(PROMPTS, max_length=24)
+    assert torch.equal(ours[0], ids) and torch.equal(ours[1], mask)
+
+
+HOSTS = [p for p in (os.environ.get("COMFYUI_PATHS") or os.environ.get("COMFYUI_PATH") or "").split(os.pathsep) if p]
+
+
+@pytest.mark.skipif(not HOSTS, reason="no ComfyUI host named by COMFYUI_PATHS")
+@pytest.mark.parametrize("host", HOSTS)
+def test_real_comfyui_t5_tokenizer_matches_transformers(host):
+    path = host_tokenizer_file(host)
+    assert path is not None, f"{host} ships no comfy/text_encoders/t5_tokenizer/tokenizer.json"
+    reference = transformers.T5TokenizerFast(tokenizer_file=path)
+    prompts = ["A woman walks along a beach at sunset, waves rolling in.", "Café crème — “quotes” ½ ＡＢＣ ①",
+               "The camera pans; 1080p 60fps, 3:2!!", "a <extra_id_3> b", "tabs\tand\nnewlines"]
+    expected = reference(prompts, padding="max_length", max_length=48, truncation=True, return_tensors="pt")
+    ids, mask = T5Tokenizer.from_file(path)(prompts, max_length=48)
+    assert torch.equal(ids, expected.input_ids) and torch.equal(mask, expected.attention_mask)

@@ -25,6 +25,7 @@ MAX_LENGTH = 256
 LEGACY_MAX_LENGTH = 128  # LTX-Video 0.9.0 / 0.9.1
 PAD_ID, EOS_ID, UNK_ID = 0, 1, 2
 TOKENIZER_FILES = ("spiece.model", "tokenizer.json")
+HOST_TOKENIZER = ("comfy", "text_encoders", "t5_tokenizer", "tokenizer.json")  # inside a ComfyUI install
 
 
 def _processor(model_bytes: bytes):
@@ -171,6 +172,12 @@ def _t5_proto(pieces, scores, types, charsmap: bytes, *, add_dummy_prefix: bool 
         normalizer_name="nmt_nfkc" if charsmap else "identity", precompiled_charsmap=charsmap,
         remove_extra_whitespaces=remove_extra_whitespaces,
     )
+
+
+def host_tokenizer_file(comfyui_root) -> Optional[str]:
+    """The T5 tokenizer file a ComfyUI install ships (comfy/text_encoders/t5_tokenizer/tokenizer.json), or None."""
+    path = os.path.join(os.fspath(comfyui_root), *HOST_TOKENIZER)
+    return path if os.path.isfile(path) else None
 
 
 def find_t5_tokenizer(path: str) -> Optional[str]:
