@@ -79,7 +79,8 @@ def test_host_tokenizer_file(folders, tmp_path):
     assert torch.equal(ours[0], ids) and torch.equal(ours[1], mask)
 
 
-HOSTS = [p for p in (os.environ.get("COMFYUI_PATHS") or os.environ.get("COMFYUI_PATH") or "").split(os.pathsep) if p]
+HOSTS = [p for p in (os.environ.get("COMFYUI_PATHS") or os.environ.get("COMFYUI_PATH") or "").split(os.pathsep)
+         if p]
 
 
 @pytest.mark.skipif(not HOSTS, reason="no ComfyUI host named by COMFYUI_PATHS")
