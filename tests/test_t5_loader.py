@@ -160,3 +160,16 @@ def test_operations_seam_with_float_weights(setup):
     assert isinstance(through_ops.encoder.block[0].layer[0].SelfAttention.q, QuantOps.Linear)
     ids = torch.randint(0, 200, (1, 9))
     assert torch.equal(plain(ids), through_ops(ids))
+
+
+def test_gemma_gguf_in_the_t5_loader(tmp_path):
+    gguf = pytest.importorskip("gguf")
+    path = str(tmp_path / "gemma-3-12b-Q8_0.gguf")
+    writer = gguf.GGUFWriter(path, arch="gemma3")
+    writer.add_tensor("blk.0.attn_q.weight", np.zeros((4, 4), dtype=np.float32))
+    writer.add_tensor("token_embd.weight", np.zeros((8, 4), dtype=np.float32))
+    for stage in (writer.write_header_to_file, writer.write_kv_data_to_file, writer.write_tensors_to_file):
+        stage()
+    writer.close()
+    with pytest.raises(CheckpointError, match=r"gemma-3-12b-Q8_0.gguf is not a T5 text encoder \(it looks like a Gemma"):
+        load_t5(path)
