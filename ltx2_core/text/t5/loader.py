@@ -15,7 +15,7 @@ from typing import Mapping, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 
-from ...checkpoint import cast_floats, load_strict
+from ...checkpoint import cast_floats, load_strict, logical_shape
 from ...checkpoint_source import open_checkpoint
 from ...errors import CheckpointError
 from ..encoder import EncodeCache
@@ -101,8 +101,6 @@ def load_t5(
     if is_gguf and dtype is None:
         dtype = torch.bfloat16
     weights, operations, dtype = _prepare(weights, operations, dtype)
-    from ...checkpoint import logical_shape
-
     shapes = {k: logical_shape(v) for k, v in weights.items()}
     shape_config = T5Config.from_shapes(shapes, base=config or file_config)
     model = T5Encoder(shape_config, operations=operations, device="meta", dtype=dtype)
