@@ -125,6 +125,9 @@ def test_wrong_files_get_one_clear_line(setup, tmp_path):
     assert not is_t5_checkpoint(ltx) and not is_t5_checkpoint(gemma)
     assert "T5 text-encoder loader" in t5_misuse_message("t5xxl_fp16.safetensors")
     check_t5_keys(keys, "ok")
+    old = {k.replace("wi_0", "wi"): v for k, v in model.state_dict().items() if "wi_1" not in k}
+    with pytest.raises(CheckpointError, match="T5 v1.0 encoder"):
+        load_t5(old)
     with pytest.raises(CheckpointError, match="tokenizer"):
         load_t5_encoder(model.state_dict())
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, replace
 from typing import Mapping, Optional
 
-from ...errors import CheckpointError
+from ...errors import CheckpointError, UnsupportedFormatError
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,11 @@ class T5Config:
         """Sizes read off our-named key shapes; the head count (not visible in shapes) comes from the relative
         bias table, buckets from it too; the rest from `base` (default: T5-XXL)."""
         base = base or cls()
+        if "encoder.block.0.layer.1.DenseReluDense.wi.weight" in shapes:
+            raise UnsupportedFormatError(
+                "This is a T5 v1.0 encoder (ReLU FFN 'wi'); LTX-Video uses T5 v1.1 XXL (gated-GELU 'wi_0'/'wi_1'). "
+                "Give t5xxl_fp16.safetensors / google/t5-v1_1-xxl instead."
+            )
         try:
             vocab, d_model = shapes["shared.weight"]
             d_ff = shapes["encoder.block.0.layer.1.DenseReluDense.wi_0.weight"][0]
