@@ -15,7 +15,7 @@ from ..errors import CheckpointError
 # ModelProto: pieces = 1, trainer_spec = 2, normalizer_spec = 3; SentencePiece: piece 1, score 2, type 3.
 # TrainerSpec: model_type 3 (BPE = 2), vocab_size 4, split_digits 25, byte_fallback 35,
 # unk_id 40, bos_id 41, eos_id 42, pad_id 43. NormalizerSpec: name 1, add_dummy_prefix 3,
-# remove_extra_whitespaces 4, escape_whitespaces 5.
+# remove_extra_whitespaces 4, escape_whitespaces 5, precompiled_charsmap 2.
 MODEL_TYPES = {"unigram": 1, "bpe": 2}
 _VARINT, _FIXED32, _BYTES = 0, 5, 2
 BYTE_TYPE = 6  # sentencepiece / llama.cpp token type of the <0xNN> byte pieces
@@ -54,8 +54,10 @@ def encode_model_proto(
     pieces: Sequence[str], scores: Sequence[float], types: Optional[Sequence[int]] = None, *,
     model_type: str = "bpe", byte_fallback: bool = True, split_digits: bool = True, add_dummy_prefix: bool = False,
     unk_id: int = 3, bos_id: int = 2, eos_id: int = 1, pad_id: int = 0,
+    normalizer_name: str = "identity", precompiled_charsmap: bytes = b"", remove_extra_whitespaces: bool = False,
 ) -> bytes:
-    """Serialized sentencepiece ModelProto (identity normalizer, whitespace escaped to U+2581)."""
+    """Serialized sentencepiece ModelProto (whitespace escaped to U+2581). The normalizer is the identity unless a
+    rule name and its `precompiled_charsmap` are given (e.g. T5's `nmt_nfkc` from a tokenizer.json)."""
     if len(pieces) != len(scores) or (types is not None and len(types) != len(pieces)):
         raise CheckpointError(
             "The tokenizer vocabulary is inconsistent: pieces, scores and types differ in length."
@@ -71,8 +73,9 @@ def encode_model_proto(
                + _int_field(35, byte_fallback) + _int_field(40, unk_id) + _int_field(41, bos_id)
                + _int_field(42, eos_id) + _int_field(43, pad_id))
     out += _bytes_field(2, trainer)
-    normalizer = (_bytes_field(1, b"identity") + _int_field(3, add_dummy_prefix) + _int_field(4, False)
-                  + _int_field(5, True))
+    normalizer = (_bytes_field(1, normalizer_name.encode("utf-8"))
+                  + (_bytes_field(2, bytes(precompiled_charsmap)) if precompiled_charsmap else b"")
+                  + _int_field(3, add_dummy_prefix) + _int_field(4, remove_extra_whitespaces) + _int_field(5, True))
     out += _bytes_field(3, normalizer)
     return bytes(out)
 
