@@ -111,6 +111,7 @@ class KernelAttention:
     def __init__(self, kernel: Kernel, fn, *, cuda_only: bool = True):
         self.kernel, self.fn, self.cuda_only = kernel, fn, cuda_only
         self._logged = set()
+        self._mask_cache = None  # (mask tensor, batch, kept key indices per item)
 
     def __repr__(self) -> str:
         return f"KernelAttention({self.kernel.name})"
@@ -138,20 +139,27 @@ class KernelAttention:
         if mask is None or kernel.takes_bias:
             bias = None if mask is None else xformers_bias(mask, batch, heads, q_len, k_len, q.dtype)
             return _call(kernel, self.fn, q4, k4, v4, bias).reshape(batch, q_len, inner)
-        keep = key_padding(mask, batch, k_len)
-        if keep is None:
+        kept = self._kept_keys(mask, batch, k_len)
+        if kept is None:
             return self._fallback(f"a {tuple(mask.shape)} mask", q, k, v, heads, mask)
-        keep = keep.cpu()
-        counts = keep.sum(-1)
-        if bool((counts == 0).any()):
+        if any(index.numel() == 0 for index in kept):
             return self._fallback("an item with every key masked", q, k, v, heads, mask)
-        if bool((counts == k_len).all()):
+        if all(index.numel() == k_len for index in kept):
             return _call(kernel, self.fn, q4, k4, v4).reshape(batch, q_len, inner)
-        items = []
-        for b in range(batch):  # only the kept keys of each item: exactly the masked softmax
-            index = keep[b].nonzero().squeeze(-1).to(k.device)
-            items.append(_call(kernel, self.fn, q4[b:b + 1], k4[b:b + 1, index], v4[b:b + 1, index]))
+        items = [_call(kernel, self.fn, q4[b:b + 1], k4[b:b + 1, index], v4[b:b + 1, index])
+                 for b, index in enumerate(kept)]  # only the kept keys of each item: exactly the masked softmax
         return torch.cat(items).reshape(batch, q_len, inner)  # (B, Tq, H*D)
+
+    def _kept_keys(self, mask: torch.Tensor, batch: int, k_len: int):
+        """Per item, the indices of the keys `mask` keeps (None: not a key-padding mask). Every block of a
+        forward passes the same mask tensor, so the answer (which needs the mask on the host) is reused
+        while the tensor is the same object."""
+        if self._mask_cache is not None and self._mask_cache[0] is mask and self._mask_cache[1] == batch:
+            return self._mask_cache[2]
+        keep = key_padding(mask, batch, k_len)
+        kept = None if keep is None else [row.nonzero().squeeze(-1).to(mask.device) for row in keep.cpu()]
+        self._mask_cache = (mask, batch, kept)
+        return kept
 
 
 def _import_kernel(name: str):

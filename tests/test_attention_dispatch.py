@@ -277,3 +277,18 @@ def test_host_attention_kind_names_split_and_quad_sources():
     assert node.host_attention_kind(_host(), _args(use_quad_cross_attention=True)) == (
         "sdpa", "use_quad_cross_attention (SDPA stands in)")
     assert node.host_attention_kind(_host(), _args()) == ("sdpa", "no attention flag")
+
+
+def test_a_mask_shared_by_every_block_is_read_once(kernels, monkeypatch):
+    q, k, v = _qkv(k_len=9)
+    fn = _exact(kernels, "sage")
+    mask = _text_padding_mask(2, 9, [(0, 4), (2, 9)], torch.float64)
+    reads = []
+    real = attention.key_padding
+    monkeypatch.setattr(attention, "key_padding", lambda *a: reads.append(1) or real(*a))
+    outs = [fn(q, k, v, HEADS, mask) for _ in range(3)]  # three blocks, one mask tensor
+    assert len(reads) == 1 and all(torch.equal(o, outs[0]) for o in outs)
+    other = mask.clone()
+    other[1, ..., 2:4] = -torch.finfo(torch.float64).max  # a new tensor is read again
+    assert (fn(q, k, v, HEADS, other) - sdpa_attention(q, k, v, HEADS, other)).abs().max() < 1e-12
+    assert len(reads) == 2

@@ -19,7 +19,8 @@ comfy.options.enable_args_parsing()
 import comfy.model_management as mm  # noqa: E402
 from comfy.cli_args import args  # noqa: E402
 
-spec = importlib.util.spec_from_file_location("ltx2pack", f"{pack_dir}/__init__.py", submodule_search_locations=[pack_dir])
+spec = importlib.util.spec_from_file_location("ltx2pack", f"{pack_dir}/__init__.py",
+                                              submodule_search_locations=[pack_dir])
 pack = importlib.util.module_from_spec(spec)
 sys.modules["ltx2pack"] = pack
 spec.loader.exec_module(pack)
