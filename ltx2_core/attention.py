@@ -58,7 +58,7 @@ class Kernel:
 
 _HALF = frozenset({torch.float16, torch.bfloat16})
 KERNELS = {
-    "sage": Kernel("sage", "sageattention", "sageattn", _HALF, frozenset({64, 96, 128}), False),
+    "sage": Kernel("sage", "sageattention", "sageattn", _HALF, frozenset({64, 128}), False),
     "flash": Kernel("flash", "flash_attn", "flash_attn_func", _HALF, frozenset(range(8, 257, 8)), False),
     "xformers": Kernel("xformers", "xformers.ops", "memory_efficient_attention",
                        _HALF | {torch.float32}, None, True),
@@ -90,12 +90,13 @@ def key_padding(mask: torch.Tensor, batch: int, k_len: int) -> Optional[torch.Te
 
 
 def xformers_bias(mask: torch.Tensor, batch: int, heads: int, q_len: int, k_len: int, dtype) -> torch.Tensor:
-    """`mask` as the additive bias xformers takes: (B, H, Tq, Tk) in `dtype`, broadcast dims expanded
-    without copies, rows allocated to a multiple of 8 keys (the kernel's alignment) and sliced back."""
+    """`mask` as the additive bias xformers takes: (B, H, Tq, Tk) in `dtype`. Query rows are stored (the
+    kernel needs a real row stride), each allocated to a multiple of 8 keys (its alignment) and sliced back;
+    batch and head dims of size 1 are expanded without copies."""
     while mask.dim() < 4:
         mask = mask.unsqueeze(0)
     padded = -(-k_len // 8) * 8
-    bias = torch.zeros(*mask.shape[:-1], padded, dtype=dtype, device=mask.device)[..., :k_len]
+    bias = torch.zeros(mask.shape[0], mask.shape[1], q_len, padded, dtype=dtype, device=mask.device)[..., :k_len]
     if mask.dtype == torch.bool:
         bias.masked_fill_(~mask.expand(bias.shape), float("-inf"))
     else:

@@ -56,7 +56,8 @@ class FakeKernels:
         self._check("xformers", q, k, v)
         if attn_bias is not None:
             assert attn_bias.shape == (q.shape[0], HEADS, q.shape[1], k.shape[1]) and attn_bias.dtype == q.dtype
-            assert attn_bias.stride(-2) % 8 == 0 or attn_bias.stride(-2) == 0  # rows aligned to 8 keys
+            assert attn_bias.stride(-2) % 8 == 0 and attn_bias.stride(-2) >= k.shape[1]  # stored rows, 8-aligned
+            assert attn_bias.stride(-1) == 1
         return _formula(q, k, v, attn_bias).to(q.dtype)
 
     def install(self, monkeypatch):
