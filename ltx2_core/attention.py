@@ -11,7 +11,8 @@ takes: sage and flash take no mask, so a key-padding mask (B, 1, 1, Tk) (the tex
 them per item over the kept keys, which is exact; other masks (Gemma's causal / sliding window, the
 transformer's conditioning self-mask) go to SDPA for that call. xformers takes every mask as an
 additive bias. Calls a kernel cannot take (float32 for sage/flash, a head size it lacks, CPU tensors)
-use SDPA too; every such fallback is logged once per function, never per call.
+use SDPA too; every such fallback is logged once per function, never per call. Inside torch.compile the
+masked sage / flash calls use SDPA (the mask cannot be read on the host there) and nothing is logged.
 """
 
 import importlib
@@ -118,7 +119,7 @@ class KernelAttention:
         return f"KernelAttention({self.kernel.name})"
 
     def _fallback(self, reason: str, q, k, v, heads, mask) -> torch.Tensor:
-        if reason not in self._logged:
+        if reason not in self._logged and not torch.compiler.is_compiling():  # no logging inside a graph
             self._logged.add(reason)
             log.info("LTX2 attention: %s attention does not take %s; those calls use torch SDPA",
                      self.kernel.name, reason)
@@ -140,6 +141,8 @@ class KernelAttention:
         if mask is None or kernel.takes_bias:
             bias = None if mask is None else xformers_bias(mask, batch, heads, q_len, k_len, q.dtype)
             return _call(kernel, self.fn, q4, k4, v4, bias).reshape(batch, q_len, inner)
+        if torch.compiler.is_compiling():  # reading the mask on the host would break the graph
+            return self._fallback("a mask while compiled", q, k, v, heads, mask)
         kept = self._kept_keys(mask, batch, k_len)
         if kept is None:
             return self._fallback(f"a {tuple(mask.shape)} mask", q, k, v, heads, mask)
@@ -153,8 +156,8 @@ class KernelAttention:
 
     def _kept_keys(self, mask: torch.Tensor, batch: int, k_len: int):
         """Per item, the indices of the keys `mask` keeps (None: not a key-padding mask). Every block of a
-        forward passes the same mask tensor, so the answer (which needs the mask on the host) is reused
-        while the tensor is the same object."""
+        forward passes the same mask tensor (callers never modify a mask in place), so the answer, which
+        needs the mask on the host, is reused while the tensor is the same object."""
         if self._mask_cache is not None and self._mask_cache[0] is mask and self._mask_cache[1] == batch:
             return self._mask_cache[2]
         keep = key_padding(mask, batch, k_len)

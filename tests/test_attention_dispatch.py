@@ -293,3 +293,15 @@ def test_a_mask_shared_by_every_block_is_read_once(kernels, monkeypatch):
     other[1, ..., 2:4] = -torch.finfo(torch.float64).max  # a new tensor is read again
     assert (fn(q, k, v, HEADS, other) - sdpa_attention(q, k, v, HEADS, other)).abs().max() < 1e-12
     assert len(reads) == 2
+
+
+def test_while_compiling_masks_go_to_sdpa_without_host_reads_or_logs(kernels, monkeypatch, caplog):
+    q, k, v = _qkv(k_len=9)
+    fn = _exact(kernels, "flash")
+    mask = _text_padding_mask(2, 9, [(0, 4), (2, 9)], torch.float64)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    monkeypatch.setattr(attention, "key_padding", lambda *a: pytest.fail("the mask was read on the host"))
+    with caplog.at_level(logging.INFO, logger="ltx2_core.attention"):
+        assert torch.equal(fn(q, k, v, HEADS, mask), sdpa_attention(q, k, v, HEADS, mask))
+        assert (fn(q, k, v, HEADS) - sdpa_attention(q, k, v, HEADS)).abs().max() < 1e-12  # unmasked: the kernel
+    assert [c[0] for c in kernels.calls] == ["flash"] and caplog.records == []
