@@ -110,6 +110,8 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--stg-blocks", default=None, help="comma-separated 0-based blocks for STG (both streams)")
     gen.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float16", "float32"])
     gen.add_argument("--device", default="cuda" if _cuda() else "cpu")
+    gen.add_argument("--attention", default="auto", choices=["auto", "sdpa", "sage", "flash", "xformers"],
+                     help="attention kernel: auto = sageattention, flash_attn or xformers when installed, else SDPA")
     return parser
 
 
@@ -154,6 +156,7 @@ def _export_demo(folder: str) -> None:
 def _run_generate(args) -> None:
     import torch
 
+    from .attention import make_attention
     from .errors import InputError
     from .pipeline.generate import generate, load_components
     from .pipeline.two_stage import AudioInput, VideoInput
@@ -182,6 +185,7 @@ def _run_generate(args) -> None:
         args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
         distilled_lora=args.distilled_lora, loras=loras, video_vae=args.video_vae, audio_vae=args.audio_vae,
         distilled=args.distilled, dtype=getattr(torch, args.dtype), device=args.device,
+        attention_fn=make_attention(args.attention),
     )
     guidance = None
     if args.video_cfg is not None or args.audio_cfg is not None or args.stg_blocks is not None:

@@ -6,7 +6,7 @@ import os
 import torch
 from comfy_api.latest import io
 
-from . import host
+from . import attention, host
 from .types import AudioModels, AudioVAE, Model, TextEncoder, Upscaler, VideoVAE
 
 CATEGORY = "LTX2/loaders"
@@ -54,16 +54,18 @@ def load_transformer_network(path: str, weight_dtype: str = "default", budget_gb
     from ..ltx2_core.transformer import load_transformer
 
     load_device, offload_device = host.devices("diffusion")
+    attention_fn = attention.host_attention()
     if path.lower().endswith(".gguf"):
         from ..ltx2_core.gguf.loader import load_transformer_gguf
 
         dtype = host.compute_dtype("diffusion", load_device, None)
-        module = load_transformer_gguf(path, operations=host.gguf_operations(), dtype=dtype, device=offload_device)
+        module = load_transformer_gguf(path, operations=host.gguf_operations(), attention_fn=attention_fn, dtype=dtype,
+                                       device=offload_device)
     else:
         stored = _weight_dtype(weight_dtype, path)
         dtype = host.compute_dtype("diffusion", load_device, stored)
         ops = host.operations(stored, dtype, load_device)
-        module = load_transformer(path, operations=ops, dtype=stored, device=offload_device)
+        module = load_transformer(path, operations=ops, attention_fn=attention_fn, dtype=stored, device=offload_device)
     module.eval()
     patcher = host.wrap(module, load_device, offload_device)
     network = host.Network(patcher, "transformer", dtype, config=getattr(module, "config", None),
@@ -188,13 +190,15 @@ class LTX2TextEncoderLoader(io.ComfyNode):
             gguf_file = GGUFFile(gemma_path)
             encoder = load_text_encoder(
                 gguf_file.state_dict(dtype=dtype), ckpt_path, tokenizer=gemma_tokenizer_from_gguf(gemma_path),
-                gemma_config=gemma_config_from_gguf(gguf_file), operations=host.gguf_operations(), dtype=dtype,
+                gemma_config=gemma_config_from_gguf(gguf_file), operations=host.gguf_operations(),
+                attention_fn=attention.host_attention(), dtype=dtype,
                 device=offload_device,
             )
             source = f"GGUF {text_encoder_name}"
         else:
             ops = host.operations(stored_dtype(gemma_path), dtype, load_device)
-            encoder = load_text_encoder(gemma_path, ckpt_path, operations=ops, dtype=dtype, device=offload_device)
+            encoder = load_text_encoder(gemma_path, ckpt_path, operations=ops, attention_fn=attention.host_attention(),
+                                        dtype=dtype, device=offload_device)
             source = f"safetensors {text_encoder_name}"
         encoder.eval()
         logging.info("LTX2 Text Encoder: Gemma 3 from %s: %d layers, %s, tokenizer of %d pieces",

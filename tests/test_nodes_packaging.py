@@ -78,8 +78,8 @@ def test_every_node_id_prefixed_tooltipped_and_registered():
 
 
 def test_nodes_use_only_stable_comfy_surface():
-    allowed = {"comfy.model_management", "comfy.model_patcher", "comfy.ops", "comfy.utils", "folder_paths",
-               "comfy_api.latest"}
+    allowed = {"comfy.model_management", "comfy.cli_args", "comfy.model_patcher", "comfy.ops", "comfy.utils",
+               "folder_paths", "comfy_api.latest"}
     for name in os.listdir(os.path.join(REPO, "nodes")):
         if not name.endswith(".py"):
             continue

@@ -12,6 +12,7 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 
+from ..attention import sdpa_attention
 from ..errors import CheckpointError, InputError
 from .lora import load_lora, merge_loras
 
@@ -59,19 +60,20 @@ def component_files(checkpoint: str, video_vae: Optional[str], audio_vae: Option
     return video_vae or checkpoint, audio_vae or checkpoint, vocoder or checkpoint
 
 
-def load_transformer_file(checkpoint: str, loras: Sequence[Tuple[str, float]], dtype, device) -> torch.nn.Module:
+def load_transformer_file(checkpoint: str, loras: Sequence[Tuple[str, float]], dtype, device,
+                          attention_fn=sdpa_attention) -> torch.nn.Module:
     """The transformer from a safetensors file (LoRAs merged) or a GGUF file (packed, LoRAs as layer patches)."""
     if not is_gguf_file(checkpoint):
         from ..transformer.loader import load_transformer
 
-        transformer = load_transformer(checkpoint, dtype=dtype, device=device).eval()
+        transformer = load_transformer(checkpoint, attention_fn=attention_fn, dtype=dtype, device=device).eval()
         if loras:
             merge_loras(transformer, [(load_lora(path), strength) for path, strength in loras])
         return transformer
     from ..gguf.loader import load_transformer_gguf
     from ..gguf.ops import LowRankPatch, add_weight_patches
 
-    transformer = load_transformer_gguf(checkpoint, dtype=dtype, device=device).eval()
+    transformer = load_transformer_gguf(checkpoint, attention_fn=attention_fn, dtype=dtype, device=device).eval()
     modules = dict(transformer.named_modules())
     for path, strength in loras:
         layers = load_lora(path)
@@ -85,14 +87,14 @@ def load_transformer_file(checkpoint: str, loras: Sequence[Tuple[str, float]], d
     return transformer
 
 
-def load_text_encoder_files(path: str, checkpoint: str, dtype, device):
+def load_text_encoder_files(path: str, checkpoint: str, dtype, device, attention_fn=sdpa_attention):
     """Gemma (folder, safetensors or GGUF) + the text projection and connectors of the LTX checkpoint
     (safetensors or GGUF); GGUF weights stay packed (QuantOps), as in the ComfyUI text-encoder loader."""
     from ..text import load_text_encoder
 
     gemma_gguf = os.path.isfile(path) and is_gguf_file(path)
     checkpoint_gguf = is_gguf_file(checkpoint)
-    kwargs = dict(dtype=dtype, device=device)
+    kwargs = dict(dtype=dtype, device=device, attention_fn=attention_fn)
     if gemma_gguf or checkpoint_gguf:
         from ..gguf.ops import QuantOps
 

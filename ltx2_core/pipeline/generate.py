@@ -22,6 +22,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from ..attention import sdpa_attention
 from ..errors import InputError
 from ..validation import (
     check_finite, check_fps, check_frame_index, check_guidance, check_pixels, check_seed, check_steps, check_strength,
@@ -91,6 +92,7 @@ def load_components(
     distilled: bool = False,
     dtype: torch.dtype = torch.bfloat16,
     device: str = "cpu",
+    attention_fn=sdpa_attention,
 ) -> Components:
     """Load every part from files. The official single-file checkpoint holds the transformer, both VAEs,
     the vocoder and the text connectors, so `video_vae` / `audio_vae` default to `checkpoint` and `vocoder`
@@ -98,7 +100,8 @@ def load_components(
     it carries the text connectors but no VAEs: pass `video_vae` and `audio_vae`, e.g. the single file) and
     `text_encoder` a Gemma 3 folder, safetensors file or GGUF file, as the ComfyUI loader nodes accept.
     `loras` are merged into the transformer (attached as per-layer patches for GGUF); `distilled_lora` is kept
-    apart and applied in stage 2 only."""
+    apart and applied in stage 2 only. `attention_fn` (e.g. `make_attention("sage")`) goes to the transformer
+    and the text encoder."""
     from ..audio import load_audio_vae, load_vocoder
     from ..video_vae import load_video_vae
 
@@ -114,7 +117,7 @@ def load_components(
     if text_encoder is not None:
         validate_path(text_encoder, "Text encoder")
     video_vae, audio_vae, vocoder = component_files(checkpoint, video_vae, audio_vae, vocoder)
-    transformer = load_transformer_file(checkpoint, loras, dtype, device)
+    transformer = load_transformer_file(checkpoint, loras, dtype, device, attention_fn)
     parts = Components(
         transformer=transformer,
         video_vae=load_video_vae(video_vae, dtype=dtype, device=device).eval(),
@@ -129,7 +132,7 @@ def load_components(
     if distilled_lora is not None:
         parts.stage2_lora = load_lora(distilled_lora)
     if text_encoder is not None:
-        parts.text_encoder = load_text_encoder_files(text_encoder, checkpoint, dtype, device)
+        parts.text_encoder = load_text_encoder_files(text_encoder, checkpoint, dtype, device, attention_fn)
     return parts
 
 
