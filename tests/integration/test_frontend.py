@@ -36,7 +36,8 @@ def _playwright():
 
 
 @pytest.fixture(scope="module")
-def ui(request):
+def ui(comfy, request):
+    """The page of this host's server; `comfy` is named here so the tests run once per host."""
     sync_playwright = _playwright()  # skip before starting a server
     server = request.getfixturevalue("server")
     write_ui_settings(server.base)
