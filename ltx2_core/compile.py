@@ -26,7 +26,7 @@ class CompileOptions:
     backend: Any = "inductor"
     mode: str = "default"
     dynamic: Optional[bool] = None
-    fullgraph: bool = True
+    fullgraph: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.backend, str) and self.backend not in BACKENDS:
