@@ -1,0 +1,126 @@
+"""First-block step cache: exact at threshold 0, skips at large thresholds, per-pass slots, reset, bounded
+deviation at a small threshold (tiny random model; real-weight quality is not measured here)."""
+
+import math
+
+import pytest
+import torch
+
+from ltx2_core.__main__ import _build_parser, _speed_options
+from ltx2_core.compile import CompileOptions
+from ltx2_core.errors import InputError
+from ltx2_core.pipeline.conditioning import initial_audio_state, initial_video_state
+from ltx2_core.pipeline.denoise import TextContext, denoise
+from ltx2_core.pipeline.guidance import Guidance, GuidanceParams
+from ltx2_core.pipeline.latents import latent_shape, make_generator
+from ltx2_core.pipeline.schedules import ltx2_sigmas
+from ltx2_core.transformer import LTX2Transformer, TransformerConfig
+from ltx2_core.transformer.step_cache import StepCache, relative_change
+
+FPS = 24.0
+STEPS = 12
+GUIDANCE = Guidance(GuidanceParams(cfg=3.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0),
+                    GuidanceParams(cfg=7.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0))
+
+
+@pytest.fixture(scope="module")
+def setup():
+    torch.manual_seed(0)
+    model = LTX2Transformer(TransformerConfig.tiny("2.0", num_layers=3)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) * 0.05)
+    shape = latent_shape(64, 64, 9, FPS, video_channels=8, audio_channels=2, audio_mel_bins=4)
+    gen = torch.Generator().manual_seed(1)
+    pos = TextContext(torch.randn(1, 4, 24, generator=gen), torch.randn(1, 4, 24, generator=gen))
+    neg = TextContext(torch.randn(1, 4, 24, generator=gen), torch.randn(1, 4, 24, generator=gen))
+    return model, shape, pos, neg
+
+
+def _run(setup, step_cache=None, guidance=GUIDANCE, **kwargs):
+    model, shape, pos, neg = setup
+    return denoise(model, shape, initial_video_state(shape, FPS), initial_audio_state(shape), ltx2_sigmas(STEPS),
+                   pos, neg, guidance, generator=make_generator(7), step_cache=step_cache, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def reference(setup):
+    return _run(setup)
+
+
+@pytest.mark.parametrize("batch_passes", [True, False])
+def test_threshold_zero_equals_uncached_bit_for_bit(setup, batch_passes):
+    plain = _run(setup, batch_passes=batch_passes)
+    cache = StepCache(0.0)
+    cached = _run(setup, cache, batch_passes=batch_passes)
+    assert torch.equal(cached.video, plain.video) and torch.equal(cached.audio, plain.audio)
+    passes = 1 if batch_passes else 4  # cond, uncond, perturbed (STG), isolated
+    assert (cache.calls, cache.skipped) == (STEPS * passes, 0)
+    if batch_passes:
+        assert list(cache.slots) == [(("cond", "uncond", "perturbed", "isolated"), (True, True))]
+    else:  # each guidance pass has its own slot
+        assert sorted(key[0][0] for key in cache.slots) == ["cond", "isolated", "perturbed", "uncond"]
+
+
+def test_large_threshold_skips_every_call_after_the_first_per_pass(setup, reference):
+    cache = StepCache(1e9)
+    result = _run(setup, cache, batch_passes=False)
+    assert cache.calls == 4 * STEPS and cache.skipped == 4 * (STEPS - 1)
+    assert not torch.equal(result.video, reference.video)
+    assert torch.isfinite(result.video).all() and torch.isfinite(result.audio).all()
+
+
+def test_cache_is_reset_between_runs(setup):
+    cache = StepCache(1e9)
+    first = _run(setup, cache)
+    assert cache.skipped == STEPS - 1
+    second = _run(setup, cache)  # a stale cache would skip the new run's first call too
+    assert cache.calls == 2 * STEPS and cache.skipped == 2 * (STEPS - 1)
+    assert torch.equal(first.video, second.video) and torch.equal(first.audio, second.audio)
+    cache.reset()
+    assert cache.slots == {}
+
+
+def test_small_threshold_skips_some_calls_with_bounded_deviation(setup, reference):
+    cache = StepCache(0.02)
+    result = _run(setup, cache)
+    assert 0 < cache.skipped < cache.calls - 1
+    for got, want in ((result.video, reference.video), (result.audio, reference.audio)):
+        assert (got - want).abs().max() <= 2e-3 * want.abs().max()  # measured: 3.3e-4 (video), 1.9e-4 (audio)
+    loose = StepCache(1e9)
+    far = _run(setup, loose)
+    assert (far.video - reference.video).abs().max() > (result.video - reference.video).abs().max()
+
+
+def test_decision_is_joint_over_streams_and_rows():
+    old, new = torch.ones(2, 3, 4), torch.ones(2, 3, 4)
+    new[1] *= 1.5  # the second batch row (another pass) changed by 50 %
+    assert relative_change(new, old) == pytest.approx(0.5)
+    assert relative_change(None, None) == 0.0
+    assert relative_change(torch.ones(1, 2, 4), torch.ones(1, 3, 4)) == math.inf
+    assert relative_change(torch.zeros(1, 2, 4), torch.zeros(1, 2, 4)) == 0.0
+
+    calls = []
+
+    def blocks(vx, ax, start, stop):
+        calls.append((start, stop))
+        return vx + 1, ax * 2
+
+    cache = StepCache(0.1)
+    slot = cache.slot("cond")
+    v, a = torch.ones(1, 2, 4), torch.ones(1, 3, 2)
+    slot.run(blocks, v, a, 4)
+    slot.run(blocks, v, a * 1.5, 4)  # video residual unchanged, audio residual 50 % larger: run all blocks
+    out = slot.run(blocks, v, a * 1.5, 4)  # nothing changed since the last full call: reuse
+    assert calls == [(0, 1), (1, 4), (0, 1), (1, 4), (0, 1)] and cache.skipped == 1
+    assert torch.equal(out[0], v + 2) and torch.equal(out[1], a * 1.5 * 4)
+
+
+def test_threshold_validation_and_cli_flags():
+    for bad in (-0.1, math.nan, math.inf, "0.1"):
+        with pytest.raises(InputError, match="Step cache threshold must be a finite number >= 0"):
+            StepCache(bad)
+    base = ["generate", "--checkpoint", "c", "--text-encoder", "t", "--prompt", "p", "--out", "o.mp4"]
+    assert _speed_options(_build_parser().parse_args(base)) == {}
+    options = _speed_options(_build_parser().parse_args(base + ["--compile", "--step-cache", "0.05"]))
+    assert options["compile_options"] == CompileOptions() and options["step_cache"].threshold == 0.05
