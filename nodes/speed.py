@@ -47,7 +47,8 @@ class LTX2Compile(io.ComfyNode):
             display_name="LTX2 Compile",
             category=CATEGORY,
             description="torch.compile of the transformer blocks, one block at a time (all blocks share one "
-                        "compiled graph). The first step compiles (slow); later steps and runs at the same size reuse it.",
+                        "compiled graph). The first step compiles (slow); later steps and runs at the same size "
+                        "reuse it.",
             inputs=[
                 Model.Input("model", tooltip="Transformer (GGUF, fp8, bf16; LoRAs may come before or after)."),
                 io.Combo.Input("backend", options=list(BACKENDS), default="inductor",

@@ -124,3 +124,20 @@ def test_threshold_validation_and_cli_flags():
     assert _speed_options(_build_parser().parse_args(base)) == {}
     options = _speed_options(_build_parser().parse_args(base + ["--compile", "--step-cache", "0.05"]))
     assert options["compile_options"] == CompileOptions() and options["step_cache"].threshold == 0.05
+
+
+def test_generate_passes_the_cache_to_both_stages_and_the_compile_options():
+    from ltx2_core.pipeline.demo import DEMO_GUIDANCE, demo_components
+    from ltx2_core.pipeline.generate import generate
+
+    parts = demo_components(seed=1, encoders=True)
+    small = dict(width=64, height=64, frames=9, steps=2, seed=4, guidance=DEMO_GUIDANCE)
+    cache = StepCache(1e9)
+    generate(parts, "a fox", step_cache=cache, two_stage=True, **small)
+    assert cache.calls == 2 + 3 and cache.skipped == cache.calls - 2  # reset when stage 2 starts: one full call each
+    graphs = []
+    plain = generate(parts, "a fox", **small)
+    compiled = generate(parts, "a fox", compile_options=CompileOptions(
+        backend=lambda gm, example_inputs: graphs.append(gm) or gm.forward), **small)
+    assert graphs and len(graphs) <= parts.transformer.config.num_layers
+    torch.testing.assert_close(compiled.video_latent, plain.video_latent, rtol=1e-5, atol=1e-5)

@@ -329,7 +329,8 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
 
     if not two_stage:
         items = encode_video_inputs(images, parts.video_vae, width, height)
-        result = run_stage(compiled(parts.transformer), shape, fps, stage_one, video_items=items, callback=progress(0), **run)
+        result = run_stage(compiled(parts.transformer), shape, fps, stage_one, video_items=items, callback=progress(0),
+                           **run)
         video_latent, audio_out = result.video, result.audio
     else:
         # Stage 1 keeps the output's audio length (a temporal stage 1 spans (frames + 1) / fps seconds).
@@ -349,9 +350,9 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                                  "temporal x2 upsampler.")
             items = encode_video_inputs(images, parts.video_vae, width, height)
             with _stage2_model(parts) as model:
-                second = run_stage(compiled(model), shape, fps, stage2(sampler), video_items=items, initial_video=upsampled,
-                                   initial_audio=first.audio, callback=progress(stage_one.sigmas.numel() - 1),
-                                   **run)
+                second = run_stage(compiled(model), shape, fps, stage2(sampler), video_items=items,
+                                   initial_video=upsampled, initial_audio=first.audio,
+                                   callback=progress(stage_one.sigmas.numel() - 1), **run)
             # every official two-stage pipeline (ti2vid_two_stages, distilled) decodes the stage-2 audio
             video_latent, audio_out = second.video, second.audio
     return [
