@@ -2,6 +2,8 @@
 steps, for float, GGUF-packed and fp8-scaled weights. Uses a graph-counting dynamo backend that runs the
 captured graphs eagerly (inductor would take minutes on the 2 CI cores; the graphs it would get are these)."""
 
+import contextlib
+
 import pytest
 import torch
 import torch._dynamo
@@ -85,9 +87,14 @@ def _denoise(model, inputs, steps):
                    pos, neg, GUIDANCE, generator=make_generator(7))
 
 
-@pytest.mark.parametrize("kind", ["float", "gguf", "fp8"])
-def test_blocks_compile_once_without_graph_breaks_and_match_eager(kind, inputs):
-    model = _model(kind)
+@pytest.mark.parametrize("kind,inference", [("float", False), ("gguf", False), ("fp8", False), ("gguf", True)])
+def test_blocks_compile_once_without_graph_breaks_and_match_eager(kind, inference, inputs):
+    """inference: under torch.inference_mode, as ComfyUI runs every node."""
+    with torch.inference_mode() if inference else contextlib.nullcontext():
+        _check_compiled(_model(kind), inputs)
+
+
+def _check_compiled(model, inputs):
     torch._dynamo.reset()
     counters.clear()
     backend = GraphCounter()
