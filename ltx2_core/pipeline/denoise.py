@@ -9,6 +9,7 @@ step; an exception raised in it propagates out of `denoise` and nothing is left 
 latents hold NaN / Inf stops the loop with `validation.NonFiniteError` naming the step.
 """
 
+import contextlib
 import math
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -292,7 +293,8 @@ def denoise(
     noise_scale: 1 for a stage starting from pure noise; sigma_0 when refining (stage 2).
     sampler: "euler" (the reference), "gradient_estimation", "res_2s" (`sampler.Res2s` with the official
     defaults; two model calls per step) or a `Res2s` instance with other settings.
-    step_cache: opt-in first-block step cache (`transformer.step_cache.StepCache`), reset when the stage starts.
+    step_cache: opt-in first-block step cache (`transformer.step_cache.StepCache`), empty when the stage starts
+    and emptied when it ends (its residuals are not kept past the stage).
     """
     sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu()
     if sigmas.ndim != 1 or sigmas.numel() < 2:
@@ -310,11 +312,9 @@ def denoise(
             for s in states
         )
     xs = [None if s is None else noise_state(s, n.to(s.latent.device), noise_scale) for s, n in zip(states, noise)]
-    if step_cache is not None:
-        step_cache.reset()
     predict = _Predictor(model, video, audio, positive, negative, guidance, batch_passes, step_cache)
     total = sigmas.numel() - 1
-    with torch.no_grad():
+    with torch.no_grad(), _fresh(step_cache):
         if isinstance(sampler, Res2s) or sampler == "res_2s":
             res2s = replace(sampler) if isinstance(sampler, Res2s) else Res2s()
             steps = _res2s_steps(predict, res2s, states, xs, sigmas)
@@ -331,6 +331,18 @@ def denoise(
         video=_video_latent(xs[0], video, shape),
         audio=_audio_latent(xs[1], audio, shape),
     )
+
+
+@contextlib.contextmanager
+def _fresh(step_cache: Optional[StepCache]):
+    """`step_cache` starts empty and frees its residuals when the stage ends, also on errors."""
+    if step_cache is not None:
+        step_cache.reset()
+    try:
+        yield
+    finally:
+        if step_cache is not None:
+            step_cache.reset()
 
 
 def _video_latent(tokens, state, shape):
