@@ -144,3 +144,13 @@ def test_generate_passes_the_cache_to_both_stages_and_the_compile_options():
         backend=lambda gm, example_inputs: graphs.append(gm) or gm.forward), **small)
     assert graphs and len(graphs) <= parts.transformer.config.num_layers
     torch.testing.assert_close(compiled.video_latent, plain.video_latent, rtol=1e-5, atol=1e-5)
+
+
+def test_cli_refuses_a_negative_threshold_before_loading(capsys, tmp_path):
+    from ltx2_core.__main__ import main
+
+    code = main(["generate", "--checkpoint", str(tmp_path / "missing.safetensors"), "--text-encoder", "missing",
+                 "--prompt", "p", "--out", str(tmp_path / "o.mp4"), "--width", "256", "--height", "256",
+                 "--frames", "9", "--step-cache", "-1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "Step cache threshold must be a finite number >= 0" in err
