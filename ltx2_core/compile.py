@@ -37,8 +37,7 @@ class CompileOptions:
 
 def compile_blocks(blocks, options: CompileOptions = CompileOptions()) -> List[Callable]:
     """One compiled callable per block of `blocks` (an nn.ModuleList); each shares the block's parameters."""
-    mode = None if options.mode == "default" or not isinstance(options.backend, str) or \
-        options.backend != "inductor" else options.mode
+    mode = options.mode if options.backend == "inductor" and options.mode != "default" else None  # inductor only
     return [torch.compile(block, backend=options.backend, mode=mode, dynamic=options.dynamic,
                           fullgraph=options.fullgraph) for block in blocks]
 
