@@ -112,6 +112,10 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="cuda" if _cuda() else "cpu")
     gen.add_argument("--attention", default="auto", choices=["auto", "sdpa", "sage", "flash", "xformers"],
                      help="attention kernel: auto = sageattention, flash_attn or xformers when installed, else SDPA")
+    gen.add_argument("--compile", action="store_true",
+                     help="torch.compile the transformer blocks (regional; the first step is slower)")
+    gen.add_argument("--step-cache", type=float, default=None, metavar="THRESHOLD",
+                     help="reuse the later blocks' residual when block 0 changed less than THRESHOLD (e.g. 0.05)")
     return parser
 
 
@@ -173,6 +177,7 @@ def _run_generate(args) -> None:
     if args.two_stage and args.upsampler is None:
         raise InputError("--two-stage needs --upsampler PATH (the spatial x2 upscaler).")
     loras = [_parse_lora(spec) for spec in args.lora]
+    speed = _speed_options(args)
     inputs = []  # media files are read (and refused when unreadable) before the models load
     for path, frame, strength in images:
         pixels, _ = read_video(path, max_frames=args.frames)
@@ -194,7 +199,7 @@ def _run_generate(args) -> None:
     clips = generate(
         parts, args.prompt, width=args.width, height=args.height, frames=args.frames, fps=args.fps, seed=args.seed,
         steps=args.steps, guidance=guidance, images=inputs, audio=audio, audio_only=args.audio_only,
-        two_stage=args.two_stage, sampler=args.sampler, callback=_progress(), batch_size=args.batch_size, **extra,
+        two_stage=args.two_stage, sampler=args.sampler, callback=_progress(), batch_size=args.batch_size, **speed, **extra,
     )
     clips = clips if isinstance(clips, list) else [clips]
     stem, ext = os.path.splitext(args.out)
@@ -205,6 +210,19 @@ def _run_generate(args) -> None:
         else:
             write_video(out, clip.video, clip.fps, clip.audio, clip.sample_rate)
         print(f"Wrote {os.path.abspath(out)}")
+
+
+def _speed_options(args) -> dict:
+    """generate() keywords of --compile / --step-cache (checked before any model loads)."""
+    from .compile import CompileOptions
+    from .transformer.step_cache import StepCache
+
+    options = {}
+    if args.compile:
+        options["compile_options"] = CompileOptions()
+    if args.step_cache is not None:
+        options["step_cache"] = StepCache(args.step_cache)
+    return options
 
 
 def _upsampler_config(path: Optional[str]):

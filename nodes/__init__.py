@@ -1,6 +1,6 @@
 """ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
 
-from . import conditioning, decode, latent, loaders, sampling, text
+from . import conditioning, decode, latent, loaders, sampling, speed, text
 
 NODE_CLASSES = (
     loaders.LTX2CheckpointLoader,
@@ -20,6 +20,8 @@ NODE_CLASSES = (
     sampling.LTX2Guider,
     sampling.LTX2Scheduler,
     sampling.LTX2Sampler,
+    speed.LTX2Compile,
+    speed.LTX2StepCache,
     decode.LTX2VideoDecode,
     decode.LTX2AudioDecode,
 )

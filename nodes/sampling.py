@@ -8,7 +8,7 @@ from comfy_api.latest import io
 
 from ..ltx2_core.pipeline.sampler import SAMPLERS
 from ..ltx2_core.validation import MAX_CFG, MAX_GUIDANCE_SCALE, MAX_STEPS, SEED_LIMIT
-from . import host, params
+from . import host, params, speed
 from .conditioning import resolve_items
 from .types import AVLatent, Conditioning, Guider, Model
 
@@ -154,8 +154,12 @@ def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview
         image = host.latent_preview_image(video_x0) if preview and video_x0 is not None else None
         progress.step(step + 1, image, total)
 
-    result = denoise(module, shape, video_state, audio_state, sigmas, positive, negative, guidance, noise=noise,
-                     noise_scale=float(sigmas[0]), sampler=sampler, callback=callback)
+    compiled, step_cache = speed.model_speed(model)
+    result = denoise(compiled or module, shape, video_state, audio_state, sigmas, positive, negative, guidance,
+                     noise=noise, noise_scale=float(sigmas[0]), sampler=sampler, callback=callback,
+                     step_cache=step_cache)
+    if step_cache is not None:
+        logging.info("LTX2 Sampler: step cache skipped %d of %d model calls", step_cache.skipped, step_cache.calls)
     out = host.intermediate_device()
     return dataclasses.replace(latent, video=result.video.to(out, torch.float32),
                                audio=result.audio.to(out, torch.float32))

@@ -7,7 +7,7 @@ import sys
 import tomllib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NODE_FILES = ("loaders", "text", "latent", "conditioning", "sampling", "decode")
+NODE_FILES = ("loaders", "text", "latent", "conditioning", "sampling", "decode", "speed")
 
 
 def test_pack_entry_outside_comfyui_registers_nothing():

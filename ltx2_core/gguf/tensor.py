@@ -23,7 +23,7 @@ import torch
 from torch.utils._pytree import tree_map
 
 from ..errors import UnsupportedFormatError
-from . import dequant
+from . import dequant, opaque
 
 _aten = torch.ops.aten
 
@@ -92,6 +92,8 @@ class QuantizedTensor(torch.Tensor):
         data = _move(self.data_packed, device)
         if self.qtype == "scaled":
             return _apply_scale(data.to(torch.float32), _move(self.scale, data.device)).to(dtype)
+        if torch.compiler.is_compiling():  # the ggml kernels are opaque to dynamo (see gguf/opaque.py)
+            return opaque.dequantize_ggml(data, dequant.TYPE_IDS[self.qtype], list(self.shape), dtype)
         return dequant.dequantize(data, dequant.TYPE_IDS[self.qtype], self.shape, dtype)
 
     def dequantize_rows(self, index: torch.Tensor, dtype: Optional[torch.dtype] = None, device=None) -> torch.Tensor:

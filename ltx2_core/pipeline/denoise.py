@@ -9,6 +9,7 @@ step; an exception raised in it propagates out of `denoise` and nothing is left 
 latents hold NaN / Inf stops the loop with `validation.NonFiniteError` naming the step.
 """
 
+import contextlib
 import math
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -21,6 +22,7 @@ from ..transformer.inputs import NO_BLOCKS, ItemPerturbation, ModalityInput, Per
 from .conditioning import StreamState, noise_state
 from .guidance import NO_GUIDANCE, Guidance, guide, plan_passes
 from ..transformer.positions import unpatchify_audio, unpatchify_video
+from ..transformer.step_cache import StepCache
 from ..validation import check_finite
 from .latents import LatentShape, draw_noise
 from .sampler import SAMPLERS, GradientEstimation, Res2s, blend_clean, euler_step, to_x0, token_sigmas
@@ -124,6 +126,7 @@ def run_passes(
     guidance: Guidance,
     batched: bool = True,
     skipping: Tuple[bool, bool] = (False, False),
+    step_cache: Optional[StepCache] = None,
 ) -> Dict[str, Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]]:
     """{pass name: (video_x0, audio_x0)} for the passes `guidance` needs at noise level `sigma`.
 
@@ -135,6 +138,7 @@ def run_passes(
 
     `batched`: all passes in one transformer call (batch = passes x B), falling back to one call per
     pass when that runs out of memory. A stream given as None (audio-only / video-only) stays None.
+    `step_cache`: each call gets the cache slot of its passes and enabled flags (`transformer.step_cache`).
     """
     passes = plan_passes(guidance)
     if "uncond" in passes and negative is None:
@@ -157,17 +161,28 @@ def run_passes(
     for index, (v_in, a_in, _) in enumerate(per_pass):
         groups.setdefault((v_in is None or v_in.enabled, a_in is None or a_in.enabled), []).append(index)
     outputs: list = [None] * len(per_pass)
-    for members in groups.values():
+    for flags, members in groups.items():
         group = [per_pass[i] for i in members]
-        results = _batched_call(model, group, batch) if batched and len(group) > 1 and same_context else None
+        results = None
+        if batched and len(group) > 1 and same_context:
+            names = tuple(passes[i] for i in members)
+            results = _batched_call(_cached(model, step_cache, (names, flags)), group, batch)
         if results is None:
-            results = [model(v_in, a_in, ptb) for v_in, a_in, ptb in group]
+            results = [_cached(model, step_cache, ((passes[i],), flags))(v_in, a_in, ptb)
+                       for i, (v_in, a_in, ptb) in zip(members, group)]
         for index, result in zip(members, results):
             outputs[index] = result
     return {
         name: (_x0(x_video, v_vel, v_in), _x0(x_audio, a_vel, a_in))
         for name, (v_in, a_in, _), (v_vel, a_vel) in zip(passes, per_pass, outputs)
     }
+
+
+def _cached(model: Callable, step_cache: Optional[StepCache], key: tuple) -> Callable:
+    """`model`, given the step cache slot `key` when a step cache is on."""
+    if step_cache is None:
+        return model
+    return lambda v_in, a_in, ptb: model(v_in, a_in, ptb, step_cache=step_cache.slot(key))
 
 
 def _batched_call(model: Callable, group: list, batch: int) -> Optional[list]:
@@ -193,8 +208,8 @@ class _Predictor:
     The last guided x0 (before blending) is what a skipped step reuses.
     """
 
-    def __init__(self, model, video, audio, positive, negative, guidance, batch_passes):
-        self.model, self.states = model, (video, audio)
+    def __init__(self, model, video, audio, positive, negative, guidance, batch_passes, step_cache=None):
+        self.model, self.states, self.step_cache = model, (video, audio), step_cache
         self.positive, self.negative, self.guidance, self.batch_passes = positive, negative, guidance, batch_passes
         self.last: Optional[tuple] = None
 
@@ -206,7 +221,7 @@ class _Predictor:
         else:
             skipping = skips if self.last is not None else (False, False)
             preds = run_passes(self.model, *self.states, xs[0], xs[1], sigma, self.positive, self.negative,
-                               guidance, self.batch_passes, skipping)
+                               guidance, self.batch_passes, skipping, self.step_cache)
             x0s = list(guide(preds["cond"], guidance, preds.get("uncond"), preds.get("perturbed"),
                              preds.get("isolated")))
             if self.last is not None:
@@ -268,6 +283,7 @@ def denoise(
     sampler: Union[str, Res2s] = "euler",
     callback: Optional[Callback] = None,
     batch_passes: bool = True,
+    step_cache: Optional[StepCache] = None,
 ) -> DenoiseResult:
     """Denoise conditioned `video` and `audio` states along `sigmas` (one stage).
 
@@ -277,6 +293,8 @@ def denoise(
     noise_scale: 1 for a stage starting from pure noise; sigma_0 when refining (stage 2).
     sampler: "euler" (the reference), "gradient_estimation", "res_2s" (`sampler.Res2s` with the official
     defaults; two model calls per step) or a `Res2s` instance with other settings.
+    step_cache: opt-in first-block step cache (`transformer.step_cache.StepCache`), empty when the stage starts
+    and emptied when it ends (its residuals are not kept past the stage).
     """
     sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu()
     if sigmas.ndim != 1 or sigmas.numel() < 2:
@@ -294,9 +312,9 @@ def denoise(
             for s in states
         )
     xs = [None if s is None else noise_state(s, n.to(s.latent.device), noise_scale) for s, n in zip(states, noise)]
-    predict = _Predictor(model, video, audio, positive, negative, guidance, batch_passes)
+    predict = _Predictor(model, video, audio, positive, negative, guidance, batch_passes, step_cache)
     total = sigmas.numel() - 1
-    with torch.no_grad():
+    with torch.no_grad(), _fresh(step_cache):
         if isinstance(sampler, Res2s) or sampler == "res_2s":
             res2s = replace(sampler) if isinstance(sampler, Res2s) else Res2s()
             steps = _res2s_steps(predict, res2s, states, xs, sigmas)
@@ -313,6 +331,18 @@ def denoise(
         video=_video_latent(xs[0], video, shape),
         audio=_audio_latent(xs[1], audio, shape),
     )
+
+
+@contextlib.contextmanager
+def _fresh(step_cache: Optional[StepCache]):
+    """`step_cache` starts empty and frees its residuals when the stage ends, also on errors."""
+    if step_cache is not None:
+        step_cache.reset()
+    try:
+        yield
+    finally:
+        if step_cache is not None:
+            step_cache.reset()
 
 
 def _video_latent(tokens, state, shape):

@@ -23,6 +23,7 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import torch
 
 from ..attention import sdpa_attention
+from ..compile import CompileOptions, CompiledTransformer
 from ..errors import InputError
 from ..validation import (
     check_finite, check_fps, check_frame_index, check_guidance, check_pixels, check_seed, check_steps, check_strength,
@@ -41,6 +42,7 @@ from .two_stage import (
     stage1_geometry, stage2, upsample_video_latent,
 )
 from .video_io import write_video
+from ..transformer.step_cache import StepCache
 
 # ltx-pipelines constants.py DEFAULT_NEGATIVE_PROMPT (2.0 / 2.3 era), shortened to its first part.
 DEFAULT_NEGATIVE_PROMPT = (
@@ -215,6 +217,8 @@ def generate(
     batch_passes: bool = True,
     batch_size: int = 1,
     seeds: Optional[Sequence[int]] = None,
+    step_cache: Optional[StepCache] = None,
+    compile_options: Optional[CompileOptions] = None,
 ) -> Union[Generation, List[Generation]]:
     """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
     two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
@@ -228,12 +232,16 @@ def generate(
 
     callback(step, total, video_x0, audio_x0) is called after every denoising step of every stage
     (total counts the steps of all stages); raising in it stops the generation.
+
+    step_cache: opt-in first-block step cache (`StepCache(threshold)`, reset at every stage);
+    compile_options: opt-in regional torch.compile of the transformer blocks (`ltx2_core.compile`).
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
     kwargs = dict(negative_prompt=negative_prompt, width=width, height=height, frames=frames, fps=fps, steps=steps,
                   guidance=guidance, sigmas=sigmas, images=images, audio=audio, audio_only=audio_only,
                   two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
-                  decode_tiling=decode_tiling, batch_passes=batch_passes)
+                  decode_tiling=decode_tiling, batch_passes=batch_passes, step_cache=step_cache,
+                  compile_options=compile_options)
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
     if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler == "res_2s"):
@@ -269,7 +277,7 @@ def _batched_context(context: Optional[TextContext], batch: int) -> Optional[Tex
 
 def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prompt, width, height, frames, fps,
               steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
-              decode_tiling, batch_passes) -> List[Generation]:
+              decode_tiling, batch_passes, step_cache, compile_options) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
     _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
     config = getattr(parts.upsampler, "config", None) if two_stage and not audio_only else None
@@ -312,7 +320,10 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
         audio_latent = encode_audio_input(audio, parts.audio_vae, device, dtype)
     total = stage_one.sigmas.numel() - 1 + (3 if two_stage else 0)
     run = dict(positive=positive, negative=negative, generator=generator, dtype=dtype, device=device,
-               batch_passes=batch_passes, with_video=not audio_only, audio_latent=audio_latent)
+               batch_passes=batch_passes, with_video=not audio_only, audio_latent=audio_latent, step_cache=step_cache)
+
+    def compiled(model):
+        return model if compile_options is None else CompiledTransformer(model, compile_options)
 
     def progress(offset: int) -> Optional[Callback]:
         if callback is None:
@@ -321,7 +332,8 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
 
     if not two_stage:
         items = encode_video_inputs(images, parts.video_vae, width, height)
-        result = run_stage(parts.transformer, shape, fps, stage_one, video_items=items, callback=progress(0), **run)
+        result = run_stage(compiled(parts.transformer), shape, fps, stage_one, video_items=items, callback=progress(0),
+                           **run)
         video_latent, audio_out = result.video, result.audio
     else:
         # Stage 1 keeps the output's audio length (a temporal stage 1 spans (frames + 1) / fps seconds).
@@ -329,7 +341,7 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                                      batch=batch, video_channels=shape.video_channels, **_audio_geometry(parts)),
                         audio_frames=shape.audio_frames)
         items = encode_video_inputs(first_images, parts.video_vae, first_size.width, first_size.height)
-        first = run_stage(parts.transformer, small, first_size.fps, stage_one, video_items=items,
+        first = run_stage(compiled(parts.transformer), small, first_size.fps, stage_one, video_items=items,
                           callback=progress(0), **run)
         audio_out = first.audio
         video_latent = None
@@ -341,9 +353,9 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                                  "temporal x2 upsampler.")
             items = encode_video_inputs(images, parts.video_vae, width, height)
             with _stage2_model(parts) as model:
-                second = run_stage(model, shape, fps, stage2(sampler), video_items=items, initial_video=upsampled,
-                                   initial_audio=first.audio, callback=progress(stage_one.sigmas.numel() - 1),
-                                   **run)
+                second = run_stage(compiled(model), shape, fps, stage2(sampler), video_items=items,
+                                   initial_video=upsampled, initial_audio=first.audio,
+                                   callback=progress(stage_one.sigmas.numel() - 1), **run)
             # every official two-stage pipeline (ti2vid_two_stages, distilled) decodes the stage-2 audio
             video_latent, audio_out = second.video, second.audio
     return [

@@ -6,7 +6,7 @@ when both are present.
 """
 
 import dataclasses
-from typing import Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +20,7 @@ from .config import TransformerConfig
 from .inputs import ModalityInput, Perturbations
 from .layers import AdaLayerNormSingle, TextProjection
 from .rope import rope_from_positions
+from .step_cache import CacheSlot
 
 
 def _per_item_sigma(sigma: torch.Tensor, batch: int) -> torch.Tensor:
@@ -124,7 +125,11 @@ class LTX2Transformer(nn.Module):
 
     # ------------------------------------------------------------------ forward
     def forward(self, video: Optional[ModalityInput], audio: Optional[ModalityInput],
-                perturbations: Optional[Perturbations] = None) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+                perturbations: Optional[Perturbations] = None, *, step_cache: Optional[CacheSlot] = None,
+                blocks: Optional[Sequence[Callable]] = None) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """step_cache: the `StepCache` slot of this kind of call (reuses the residual of blocks 1.. when block 0
+        barely changed); blocks: callables standing in for `transformer_blocks` (compiled ones, see
+        ltx2_core.compile)."""
         c = self.config
         if video is None and audio is None:
             raise InputError("LTX2Transformer needs at least one of video / audio inputs.")
@@ -151,10 +156,16 @@ class LTX2Transformer(nn.Module):
             a_state = self._cross(a_state, audio, video, "audio_", c.audio_heads, ax)
 
         like = vx if vx is not None else ax
-        for index, block in enumerate(self.transformer_blocks):
-            keeps = tuple(perturbations.keep(kind, index, like)
-                          for kind in ("video_self_attn", "audio_self_attn", "a2v", "v2a"))
-            vx, ax = block(vx, ax, v_state, a_state, keeps)
+        blocks = self.transformer_blocks if blocks is None else blocks
+
+        def run(vx, ax, start: int, stop: int):
+            for index in range(start, stop):
+                keeps = tuple(perturbations.keep(kind, index, like)
+                              for kind in ("video_self_attn", "audio_self_attn", "a2v", "v2a"))
+                vx, ax = blocks[index](vx, ax, v_state, a_state, keeps)
+            return vx, ax
+
+        vx, ax = run(vx, ax, 0, len(blocks)) if step_cache is None else step_cache.run(run, vx, ax, len(blocks))
 
         video_out = self._output(vx, v_emb, "") if vx is not None else None
         audio_out = self._output(ax, a_emb, "audio_") if ax is not None else None
