@@ -133,7 +133,11 @@ class TextEncoder(nn.Module):
         overrides the encoder's setting (False: the padded reference path)."""
         device = torch.device(device) if device is not None else self._device()
         ids, mask = self.tokenize(prompts)
-        ids, mask = ids.to(device), mask.to(device)
+        return self.encode_ids(ids.to(device), mask.to(device), pad_free)
+
+    @torch.no_grad()
+    def encode_ids(self, ids: torch.Tensor, mask: torch.Tensor, pad_free: Optional[bool] = None) -> TextContext:
+        """Token ids and mask (B, max_length), left-padded as `tokenize` returns them -> TextContext."""
         video, audio = self.features(ids, mask, pad_free)
         video = self.video_connector(video.to(_weight_dtype(self.video_connector, video.dtype)), mask)
         audio = self.audio_connector(audio.to(_weight_dtype(self.audio_connector, audio.dtype)), mask)
