@@ -92,7 +92,8 @@ def test_padding_contributes_nothing_to_the_padded_path(tokenizer):
     """Other pad-token ids change the padded path's pad hidden states but not one bit of its result."""
     encoder = build("ltx23", torch.float64, tokenizer)
     ids, mask = encoder.tokenize([SHORT, LONG])
-    noisy = torch.where(mask.bool(), ids, torch.randint(4, GEMMA.vocab_size, ids.shape, generator=torch.Generator().manual_seed(0)))
+    other = torch.randint(4, GEMMA.vocab_size, ids.shape, generator=torch.Generator().manual_seed(0))
+    noisy = torch.where(mask.bool(), ids, other)
     with torch.no_grad():
         pads = ~mask.bool()
         clean_state = encoder.gemma(ids, mask)[-1]
@@ -119,3 +120,18 @@ def test_pad_free_flag_and_default(tokenizer):
     padded_video, _ = slow.features(ids, mask)
     assert torch.count_nonzero(padded_video[1, : LENGTH - real]) == 0  # v1 has no bias: zero at padding too
     assert max_rel(video[:, LENGTH - real:], padded_video[:, LENGTH - real:]) <= 1e-5
+
+
+@pytest.mark.parametrize("start", [None, 0])
+def test_gemma_over_the_cut_matches_padded_states(tokenizer, start):
+    """Every hidden state of the real tokens, with the cut's padded-layout positions or positions from 0."""
+    gemma = randomized(GemmaTextModel(GEMMA, dtype=torch.float64), 1)
+    ids, mask = tokenizer([LONG, "a cat"], max_length=LENGTH)
+    cut = LENGTH - int(mask.sum(dim=1).max())
+    with torch.no_grad():
+        padded = gemma(ids, mask)
+        short = gemma(ids[:, cut:], mask[:, cut:], start_position=cut if start is None else start)
+    keep = mask[:, cut:].bool()
+    assert len(short) == NUM_STATES and short[0].shape[1] == LENGTH - cut < 300
+    for full_state, cut_state in zip(padded, short, strict=True):
+        assert max_rel(cut_state[keep], full_state[:, cut:][keep]) <= 1e-12
