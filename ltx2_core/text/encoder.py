@@ -3,6 +3,14 @@
 tokenize (BOS, left-pad to 1024) -> Gemma 3 (all hidden states) -> text projection -> video and audio
 connectors. The connectors replace padding by learnable registers, so every one of the 1024 context
 positions is valid and the returned mask is None: exactly what the diffusion transformer consumes.
+
+Pad-free (the default): Gemma and the projection run only over the columns after the batch's common left
+padding (the longest prompt's tokens), with the RoPE positions those columns have in the padded layout;
+the projected features are then zero-padded back on the left to the full length for the connectors.
+Padding contributes nothing to the padded path's result: Gemma masks pad keys (and zeroes pad queries'
+attention), the projection's statistics (LTX-2 range norm) count real tokens only and its features are
+zeroed at padding, and the connectors overwrite every pad position by a register. `pad_free=False` runs
+the padded path (the reference).
 """
 
 from collections import OrderedDict
@@ -82,6 +90,7 @@ class TextEncoder(nn.Module):
         self, gemma: GemmaTextModel, tokenizer: GemmaTokenizer, projection: TextProjection,
         video_connector: EmbeddingsConnector, audio_connector: EmbeddingsConnector, *,
         max_length: Optional[int] = None, cache: Optional[EncodeCache] = None, model_key: Optional[Hashable] = None,
+        pad_free: bool = True,
     ):
         super().__init__()
         self.gemma = gemma
@@ -92,6 +101,7 @@ class TextEncoder(nn.Module):
         self.max_length = int(max_length or tokenizer.max_length)
         self.cache = cache if cache is not None else EncodeCache()
         self.model_key = model_key if model_key is not None else ("TextEncoder", id(self))
+        self.pad_free = bool(pad_free)
 
     def _device(self) -> torch.device:
         return next(self.gemma.parameters()).device
@@ -101,17 +111,36 @@ class TextEncoder(nn.Module):
         return self.tokenizer([p.strip() for p in prompts], max_length=self.max_length)
 
     @torch.no_grad()
-    def encode_uncached(self, prompts: Sequence[str], device=None) -> TextContext:
-        """Run the full path for `prompts` on `device` (default: where Gemma's weights are)."""
+    def features(self, ids: torch.Tensor, mask: torch.Tensor, pad_free: Optional[bool] = None):
+        """ids, mask (B, T) -> projected (video (B, T, Dv), audio (B, T, Da)) in the projection's dtype.
+
+        Pad-free, the columns before the first real token of any row are skipped and come back as zeros
+        (every consumer ignores them; see the module docstring)."""
+        pad_free = self.pad_free if pad_free is None else pad_free
+        full = ids.shape[1]
+        start = _leading_padding(mask) if pad_free else 0
+        states = self.gemma(ids[:, start:], mask[:, start:], start_position=start)
+        work_dtype = _weight_dtype(self.projection, states[0].dtype)
+        video, audio = self.projection([s.to(work_dtype) for s in states], mask[:, start:])
+        del states
+        if start:
+            video, audio = _left_pad(video, full), _left_pad(audio, full)
+        return video, audio
+
+    @torch.no_grad()
+    def encode_uncached(self, prompts: Sequence[str], device=None, pad_free: Optional[bool] = None) -> TextContext:
+        """Run the full path for `prompts` on `device` (default: where Gemma's weights are); `pad_free`
+        overrides the encoder's setting (False: the padded reference path)."""
         device = torch.device(device) if device is not None else self._device()
         ids, mask = self.tokenize(prompts)
-        ids, mask = ids.to(device), mask.to(device)
-        states = self.gemma(ids, mask)
-        work_dtype = _weight_dtype(self.projection, states[0].dtype)
-        video, audio = self.projection([s.to(work_dtype) for s in states], mask)
-        del states
-        video = self.video_connector(video.to(_weight_dtype(self.video_connector, work_dtype)), mask)
-        audio = self.audio_connector(audio.to(_weight_dtype(self.audio_connector, work_dtype)), mask)
+        return self.encode_ids(ids.to(device), mask.to(device), pad_free)
+
+    @torch.no_grad()
+    def encode_ids(self, ids: torch.Tensor, mask: torch.Tensor, pad_free: Optional[bool] = None) -> TextContext:
+        """Token ids and mask (B, max_length), left-padded as `tokenize` returns them -> TextContext."""
+        video, audio = self.features(ids, mask, pad_free)
+        video = self.video_connector(video.to(_weight_dtype(self.video_connector, video.dtype)), mask)
+        audio = self.audio_connector(audio.to(_weight_dtype(self.audio_connector, audio.dtype)), mask)
         return TextContext(video, audio, None)
 
     def encode(self, prompts, device=None, use_cache: bool = True) -> TextContext:
@@ -137,6 +166,19 @@ class TextEncoder(nn.Module):
                     self.cache.put((self.model_key, prompt, self.max_length), item)
                 found = [item if f is None and p.strip() == prompt else f for p, f in zip(prompts, found, strict=True)]
         return TextContext.cat([f.to(device) for f in found])
+
+
+def _leading_padding(mask: torch.Tensor) -> int:
+    """The number of leading columns of mask (B, T) that are padding in every row (0 when all are)."""
+    used = mask.bool().any(dim=0)  # (T,)
+    return int(used.int().argmax())
+
+
+def _left_pad(x: torch.Tensor, length: int) -> torch.Tensor:
+    """x (B, T, W) -> (B, length, W) with zeros before x."""
+    out = x.new_zeros(x.shape[0], length, x.shape[2])
+    out[:, length - x.shape[1]:] = x
+    return out
 
 
 def _weight_dtype(module: nn.Module, fallback: torch.dtype) -> torch.dtype:

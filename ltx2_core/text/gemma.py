@@ -197,9 +197,12 @@ class GemmaTextModel(nn.Module):
         *,
         cache: Optional[KVCache] = None,
         all_hidden_states: bool = True,
+        start_position: int = 0,
     ) -> List[torch.Tensor]:
         """input_ids (B, T); attention_mask (B, T) (with a cache: (B, past + T)), 1 = real token.
 
+        `start_position` is the RoPE position of the first column (of the first past one with a cache): a
+        sequence cut out of a longer left-padded one keeps its RoPE tables by passing the cut's offset.
         Returns the `num_layers + 1` hidden states (B, T, hidden), or only the final normed one when
         `all_hidden_states` is False.
         """
@@ -208,7 +211,8 @@ class GemmaTextModel(nn.Module):
         h = h * torch.tensor(math.sqrt(cfg.hidden_size), dtype=h.dtype, device=h.device)
         batch, length = input_ids.shape
         past = cache.length if cache is not None else 0
-        positions = torch.arange(past, past + length, device=h.device).expand(batch, length)  # (B, T)
+        first = start_position + past
+        positions = torch.arange(first, first + length, device=h.device).expand(batch, length)  # (B, T)
         masks = attention_masks(attention_mask, batch, length, past + length, cfg.sliding_window, h.device)
         tables = {
             GLOBAL: rope_cos_sin(positions, cfg.head_dim, cfg.rope_global_theta, cfg.rope_global_scaling, h.dtype),
