@@ -16,6 +16,7 @@ from .model import LTXVVideoVAE
 
 Source = Union[str, os.PathLike, Mapping[str, torch.Tensor]]
 STATISTICS_DTYPE = torch.float32
+TIMESTEP_KEY = "decoder.timestep_scale_multiplier"
 
 
 def _config_from(config: Any, metadata: Optional[dict]) -> Optional[LTXVVAEConfig]:
@@ -77,6 +78,9 @@ def load_ltxv_vae(
         names = select(all_shapes, prefix)
         if cfg is None:
             cfg = detect_config({n: tuple(all_shapes[k]) for n, k in names.items()})
+        elif "decoder" in components_present(names):
+            # The keys decide: official 0.9.0 metadata omits the flag (default False), later ones set it.
+            cfg = cfg.with_(timestep_conditioning=TIMESTEP_KEY in names)
     present = components_present(names)
     wanted = tuple(components) if components is not None else present
     missing = [c for c in wanted if c not in present]
