@@ -133,3 +133,16 @@ def test_full_size_upsamplers_on_meta():
 
 def test_presets_cover_every_version():
     assert set(PRESETS) == set(VERSIONS)
+
+
+def test_doc_example_runs(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from test_docs_examples import python_blocks
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "ltxv_vae.md"
+    blocks = python_blocks(doc.read_text(encoding="utf-8"))
+    assert len(blocks) == 1
+    monkeypatch.chdir(tmp_path)
+    exec(compile(blocks[0][1], "docs/ltxv_vae.md", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out.strip() == "0.9.1 (1, 8, 3, 2, 2) (1, 3, 17, 64, 64) (1, 3, 17, 64, 64)"
