@@ -8,8 +8,8 @@ per stage), random weights shared by ours and diffusers, latent statistics mean 
 normalized latent equals diffusers' raw one), float32, CPU; timestep-conditioned versions decode at
 t = 0.05 with noise scale 0 (diffusers' VAE does not mix decode noise itself).
 Memory: peak resident set (VmHWM, reset through /proc/self/clear_refs) minus the resident set just
-before, in a child process run with a small glibc mmap threshold so freed tensors leave the resident
-set. "tiled" returns the whole clip (its output is counted); "stream" consumes `decode_iter` chunk by
+before, each figure in its own fresh child process run with a small glibc mmap threshold so freed
+tensors leave the resident set. "tiled" returns the whole clip (its output is counted); "stream" consumes `decode_iter` chunk by
 chunk as a video writer would; "dif frames" is diffusers' framewise decode (chunks of 32 frames, stride
 24: its chunks are all held until the end). Time: best of --repeats, ours and diffusers interleaved.
 """
@@ -105,25 +105,39 @@ def _dif_framewise(dif, on: bool):
     dif.tile_sample_min_num_frames, dif.tile_sample_stride_num_frames = 32, 24
 
 
-def run_memory(version, frames_list, size, threads):
+VARIANTS = ("whole", "tiled", "stream", "dif whole", "dif frames")
+
+
+def measure_one(version, variant, frames, size, threads) -> float:
+    """Peak extra MiB of one variant on one clip length (this process is fresh: nothing else was decoded)."""
     ours, dif, side, kw, temb = _setup(version, size, threads)
-    print(f"# LTX-Video {version} VAE decode, float32 CPU, {torch.get_num_threads()} threads, {size}x{size} px, "
-          f"latent {LATENT} / base {BASE}, chunks {TILING.chunk_frames}/{TILING.chunk_overlap_frames} frames")
-    print(f"{'frames':>6} {'out MiB':>8} | peak extra MiB: {'whole':>7} {'tiled':>7} {'stream':>7} "
-          f"{'dif whole':>9} {'dif frames':>10}")
+    z = _latent(frames, side)
+    calls = {
+        "whole": lambda: ours.decode(z, **kw),
+        "tiled": lambda: ours.decode(z, tiling=TILING, **kw),
+        "stream": lambda: consume(ours.decode_iter(z, tiling=TILING, **kw)),
+        "dif whole": lambda: (_dif_framewise(dif, False), dif.decode(z, temb)),
+        "dif frames": lambda: (_dif_framewise(dif, True), dif.decode(z, temb)),
+    }
     with torch.no_grad():
-        for frames in frames_list:
-            z = _latent(frames, side)
-            out_mib = 3 * frames * size * size * 4 / 2**20
-            m_whole = measure(lambda: ours.decode(z, **kw))
-            m_tiled = measure(lambda: ours.decode(z, tiling=TILING, **kw))
-            m_stream = measure(lambda: consume(ours.decode_iter(z, tiling=TILING, **kw)))
-            _dif_framewise(dif, False)
-            m_dif = measure(lambda: dif.decode(z, temb))
-            _dif_framewise(dif, True)
-            m_dif_frames = measure(lambda: dif.decode(z, temb))
-            print(f"{frames:>6} {out_mib:>8.1f} | {'':>15} {m_whole:>7.1f} {m_tiled:>7.1f} {m_stream:>7.1f} "
-                  f"{m_dif:>9.1f} {m_dif_frames:>10.1f}")
+        return measure(calls[variant])
+
+
+def run_memory(version, frames_list, size, threads):
+    """One child process per (variant, clip length), run with a small mmap threshold."""
+    print(f"# LTX-Video {version} VAE decode, float32 CPU, {threads} threads, {size}x{size} px, "
+          f"latent {LATENT} / base {BASE}, chunks {TILING.chunk_frames}/{TILING.chunk_overlap_frames} frames")
+    print(f"{'frames':>6} {'out MiB':>8} | peak extra MiB: " + " ".join(f"{v:>10}" for v in VARIANTS))
+    env = dict(os.environ, **{_MMAP_ENV: "131072"})
+    for frames in frames_list:
+        row = []
+        for variant in VARIANTS:
+            code = (f"from benchmarks.ltxv_vae import measure_one; "
+                    f"print(measure_one({version!r}, {variant!r}, {frames}, {size}, {threads}))")
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            row.append(float(out.stdout.strip().splitlines()[-1]))
+        out_mib = 3 * frames * size * size * 4 / 2**20
+        print(f"{frames:>6} {out_mib:>8.1f} | {'':>15} " + " ".join(f"{m:>10.1f}" for m in row), flush=True)
 
 
 def run_timing(version, frames_list, size, threads, repeats):
@@ -162,13 +176,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
-    if os.environ.get(_MMAP_ENV) is not None:
-        run_memory(args.version, args.frames, args.size, args.threads)
-        return
-    env = dict(os.environ, **{_MMAP_ENV: "131072"})
-    cmd = [sys.executable, "-m", "benchmarks.ltxv_vae", *(argv if argv is not None else sys.argv[1:])]
-    if subprocess.call(cmd, env=env):
-        raise SystemExit("the memory measurement failed")
+    run_memory(args.version, args.frames, args.size, args.threads)
     run_timing(args.version, args.frames, args.size, args.threads, args.repeats)
 
 

@@ -137,3 +137,22 @@ def test_090_refuses_denoising_decode(triples):
     assert "\n" not in str(err.value)
     with pytest.raises(InputError, match="no denoising"):
         ours.decode(z, noise_scale=0.025)
+
+
+@pytest.mark.parametrize("version", ["0.9.0", "0.9.5"])
+def test_sampled_encode_matches_official_vae_encode(triples, version):
+    """encode(sample=True) == official vae_encode (latent_dist.sample(), per-channel normalized), same RNG."""
+    from ltx_video.models.autoencoders.vae_encode import vae_encode
+
+    official, _, ours = _cast(triples[version], torch.float64)
+    stats = {k: v for k, v in ours.state_dict().items() if k.startswith("per_channel")}
+    official.load_state_dict({**{k: v for k, v in official.state_dict().items()}, **stats}, strict=False)
+    x = torch.rand(1, 3, 9, 64, 64, generator=torch.Generator().manual_seed(6), dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        torch.manual_seed(3)
+        mine = ours.encode(x, sample=True)
+        torch.manual_seed(3)
+        ref = vae_encode(x, official, vae_per_channel_normalize=True)
+        mean = ours.encode(x)
+    assert rel_err(mine, ref) <= 1e-10
+    assert (mine - mean).abs().max() > 0

@@ -38,9 +38,10 @@ class LTXVEncoder(nn.Module):
             width = out
         self.conv_out = CausalConv(width, config.latent_channels + 1, padding_mode=pad, **kw)
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+    def forward(self, pixels: torch.Tensor, with_log_var: bool = False) -> torch.Tensor:
+        """Means (B, C, F', H', W'); with `with_log_var`, (B, C+1, ...): means then the shared log-variance."""
         x = self.conv_in(patchify(pixels, self.patch_size), True)  # (B, C0, F, H/p, W/p)
         for block in self.down_blocks:
             x = block(x) if isinstance(block, SpaceToDepthDown) else block(x, True)
         x = self.conv_out(F.silu(pixel_norm(x)), True)  # (B, C+1, F', H', W')
-        return x[:, : self.latent_channels]
+        return x if with_log_var else x[:, : self.latent_channels]

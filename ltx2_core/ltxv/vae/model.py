@@ -72,16 +72,27 @@ class LTXVVideoVAE(nn.Module):
         if height % s or width % s:
             raise InputError(f"The video is {width}x{height}; width and height must be multiples of {s}. Resize it.")
 
-    def _encode_piece(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.normalize_latent(self.encoder(pixels))
-
-    def encode(self, pixels: torch.Tensor, *, tiling: Optional[TilingConfig] = None) -> torch.Tensor:
-        """(B, 3, F, H, W) in [-1, 1] -> normalized latent means (B, C, F', H', W')."""
+    def encode(self, pixels: torch.Tensor, *, tiling: Optional[TilingConfig] = None, sample: bool = False,
+               generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """(B, 3, F, H, W) in [-1, 1] -> normalized latent (B, C, F', H', W'): the encoder's means, or with
+        `sample` a draw mean + exp(logvar / 2) * eps (the official `vae_encode`; log-var clamped to [-30, 20])."""
         self._check_pixels(pixels)
+        c = self.latent_channels
+
+        def piece(x: torch.Tensor) -> torch.Tensor:
+            return self.encoder(x, with_log_var=sample)
+
         if tiling is None:
-            return self._encode_piece(pixels)
-        return encode_tiled(self._encode_piece, pixels, self.latent_channels, tiling,
-                            self.temporal_compression, self.spatial_compression)
+            moments = piece(pixels)
+        else:
+            moments = encode_tiled(piece, pixels, c + 1 if sample else c, tiling,
+                                   self.temporal_compression, self.spatial_compression)
+        latent = moments[:, :c]
+        if sample:
+            std = torch.exp(0.5 * moments[:, c:].clamp(-30.0, 20.0))  # (B, 1, F', H', W')
+            eps = torch.randn(latent.shape, generator=generator, device=latent.device, dtype=latent.dtype)
+            latent = latent + std * eps
+        return self.normalize_latent(latent)
 
     # ------------------------------------------------------------------ decode
 
