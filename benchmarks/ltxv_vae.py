@@ -2,7 +2,8 @@
 tiled / streamed decode's peak memory vs clip length.
 
     python -m benchmarks.ltxv_vae [--version 0.9.5] [--frames 17 33 65 129] [--size 128] [--threads N] [--repeats 3]
-    python -m benchmarks.ltxv_vae --gpu [--version 0.9.5] [--gpu-frames 121] [--height 512 --width 768] [--dtype bfloat16]
+    python -m benchmarks.ltxv_vae --gpu [--version 0.9.5] [--gpu-frames 121] [--height 512 --width 768]
+        [--dtype bfloat16]
 
 Model: the `--version` block layout at reduced width (latent 16 channels, decoder base 8, one res block
 per stage), random weights shared by ours and diffusers, latent statistics mean 0 / std 1 (so our
@@ -10,8 +11,8 @@ normalized latent equals diffusers' raw one), float32, CPU; timestep-conditioned
 t = 0.05 with noise scale 0 (diffusers' VAE does not mix decode noise itself).
 Memory: peak resident set (VmHWM, reset through /proc/self/clear_refs) minus the resident set just
 before, each figure in its own fresh child process run with a small glibc mmap threshold so freed
-tensors leave the resident set. "tiled" returns the whole clip (its output is counted); "stream" consumes `decode_iter` chunk by
-chunk as a video writer would; "dif frames" is diffusers' framewise decode (chunks of 32 frames, stride
+tensors leave the resident set. "tiled" returns the whole clip (its output is counted); "stream" consumes
+`decode_iter` chunk by chunk as a video writer would; "dif frames" is diffusers' framewise decode (chunks of 32 frames, stride
 24: its chunks are all held until the end). Time: best of --repeats, ours and diffusers interleaved.
 """
 
@@ -215,7 +216,8 @@ def run_gpu(version, frames, height, width, dtype_name, repeats, device="cuda"):
             peak = max(peak, (torch.cuda.max_memory_allocated() - base) / 2**30 if cuda else 0.0)
         return best, peak
 
-    print(f"# LTX-Video {version} full-size decoder on {torch.cuda.get_device_name() if cuda else 'cpu'}, {dtype_name}, "
+    where = torch.cuda.get_device_name() if cuda else "cpu"
+    print(f"# LTX-Video {version} full-size decoder on {where}, {dtype_name}, "
           f"{width}x{height}x{frames}")
     with torch.no_grad():
         cuda_run(lambda: ours.decode(z[:, :, :2], **kw))
