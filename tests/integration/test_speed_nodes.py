@@ -11,7 +11,7 @@ from comfy_server import clear_outputs
 from run_helpers import lossless_outputs, small_prompt, with_lossless_saves
 from test_lowvram import TINY_BUDGET_GB
 
-WORKFLOW, LOADER = "ltx2_gguf_low_vram.json", "LTX2TransformerLoader"
+WORKFLOW, LOADER = "LTX2 GGUF Low VRAM.json", "LTX2TransformerLoader"
 
 
 def _with_speed_nodes(prompt, threshold):
