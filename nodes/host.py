@@ -123,6 +123,7 @@ class Network:
     dtype: torch.dtype
     config: Any = None
     weight_budget_bytes: int = 0
+    family: str = "ltx-2"  # nodes/family.py: "ltx-2", "ltx-video" or "any"
 
     @property
     def module(self) -> torch.nn.Module:
@@ -133,7 +134,7 @@ class Network:
         return self.patcher.load_device
 
     def clone(self) -> "Network":
-        return Network(self.patcher.clone(), self.kind, self.dtype, self.config, self.weight_budget_bytes)
+        return Network(self.patcher.clone(), self.kind, self.dtype, self.config, self.weight_budget_bytes, self.family)
 
 
 def load_together(*networks: Network):
