@@ -1,6 +1,6 @@
 """ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
 
-from . import conditioning, decode, latent, loaders, ltxv, sampling, text
+from . import conditioning, decode, latent, loaders, ltxv, ltxv_sampling, sampling, text
 
 NODE_CLASSES = (
     loaders.LTX2CheckpointLoader,
@@ -21,6 +21,7 @@ NODE_CLASSES = (
     sampling.LTX2Guider,
     sampling.LTX2Scheduler,
     sampling.LTX2Sampler,
+    ltxv_sampling.LTX2LTXVScheduler,
     decode.LTX2VideoDecode,
     decode.LTX2AudioDecode,
 )
