@@ -1,0 +1,53 @@
+"""Test-only: the official ltx_video 0.1.2 LTXVideoPipeline on tiny random weights, with the VAE encode
+replaced by a fixed latent (the official `vae_encode` samples with the global RNG) so the loop is compared."""
+
+from unittest import mock
+
+import torch
+
+from ltx2_core.ltxv.transformer import LTXVTransformerConfig
+from ltx2_core.ltxv.transformer.tiny import random_state_dict
+from ltx2_core.ltxv.vae import tiny_metadata
+
+from ._ltxv_transformer_oracles import official_model
+from ._ltxv_vae_oracle import build_official
+
+
+def tiny_transformer_pair(seed: int = 0, causal: bool = True, dtype=torch.float32):
+    """(our LTXVTransformer, official Transformer3DModel) with identical random weights."""
+    from ltx2_core.ltxv.transformer import LTXVTransformer
+
+    config = LTXVTransformerConfig.tiny(causal_temporal_positioning=causal)
+    state = random_state_dict(config, seed)
+    ours = LTXVTransformer(config)
+    ours.load_state_dict(state, strict=True)
+    return ours.to(dtype).eval(), official_model(config, state, dtype)
+
+
+def official_pipeline(official_transformer, scheduler=None):
+    from ltx_video.models.transformers.symmetric_patchifier import SymmetricPatchifier
+    from ltx_video.pipelines.pipeline_ltx_video import LTXVideoPipeline
+    from ltx_video.schedulers.rf import RectifiedFlowScheduler
+
+    vae = build_official(tiny_metadata("0.9.5")).eval()
+    return LTXVideoPipeline(tokenizer=None, text_encoder=None, vae=vae, transformer=official_transformer,
+                            scheduler=scheduler or RectifiedFlowScheduler(shifting="SD3", target_shift_terminal=0.1),
+                            patchifier=SymmetricPatchifier(patch_size=1), prompt_enhancer_image_caption_model=None,
+                            prompt_enhancer_image_caption_processor=None, prompt_enhancer_llm_model=None,
+                            prompt_enhancer_llm_tokenizer=None)
+
+
+def run_official(pipe, *, latents_by_item, items, height, width, frames, context, negative, seed, **kwargs):
+    """Official latent output (B, C, F, H, W). items: [(frames of pixels, frame, strength)];
+    latents_by_item: the normalized latent each item's encode returns."""
+    from ltx_video.pipelines.pipeline_ltx_video import ConditioningItem
+
+    queue = list(latents_by_item)
+    cond = [ConditioningItem(torch.zeros(1, 3, n, height, width), f, s) for n, f, s in items]
+    with mock.patch("ltx_video.pipelines.pipeline_ltx_video.vae_encode", lambda *a, **k: queue.pop(0)):
+        out = pipe(height=height, width=width, num_frames=frames, frame_rate=25.0, prompt=None, negative_prompt=None,
+                   prompt_embeds=context[0], prompt_attention_mask=context[1], negative_prompt_embeds=negative[0],
+                   negative_prompt_attention_mask=negative[1], generator=torch.Generator().manual_seed(seed),
+                   output_type="latent", conditioning_items=cond or None, is_video=True,
+                   vae_per_channel_normalize=True, **kwargs)
+    return out.images
