@@ -121,7 +121,9 @@ def sample_ltxv(model, conditioning, guidance, sigmas, latent, seed, sampler="eu
     guide = ltxv_guidance(guidance)
     conditions = ltxv_conditions(latent, model.family)
     sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu().flatten()
-    steps = sigmas.numel() - 1 if float(sigmas[-1]) == 0.0 else sigmas.numel()
+    if sigmas.numel() > 1 and float(sigmas[-1]) == 0.0:
+        sigmas = sigmas[:-1]  # ComfyUI's SIGMAS end in 0; the LTX-Video loop takes the list without it
+    steps = sigmas.numel()
     video = latent.video
     passes = 1 + int(guide.cfg != 1.0) + int(guide.stg != 0.0)
     tokens = video.shape[2] * video.shape[3] * video.shape[4]
@@ -149,7 +151,7 @@ def sample_ltxv(model, conditioning, guidance, sigmas, latent, seed, sampler="eu
 
     result = denoise_ltxv(
         module, tuple(video.shape), [host.to_device(c, device, dtype) for c in conditions],
-        sigmas.to(device), context(conditioning.positive), context(conditioning.negative), guide, noise=noise,
+        sigmas, context(conditioning.positive), context(conditioning.negative), guide, noise=noise,
         frame_rate=float(latent.fps), initial_latent=video.to(device, dtype) if second_pass else None,
         callback=callback,
     )

@@ -3,7 +3,7 @@ the component packages' tiny builders (transformer, VAE, T5). Latents have the r
 shared empty-latent node fits them; T5 and the transformer's caption width agree (32).
 
   checkpoints/ltxv-13b-0.9.8-distilled.safetensors   transformer (causal positions) + 0.9.5-layout VAE
-  checkpoints/ltxv-2b-0.9.6-distilled.safetensors    the same weights as a 2B 0.9.6 file (image-to-video)
+  checkpoints/ltxv-2b-0.9.6-distilled-04-25.safetensors  the same weights as a 2B 0.9.6 file (image-to-video)
   checkpoints/ltx-video-2b-v0.9.1.safetensors        transformer (non-causal positions) + 0.9.1 VAE (denoising decoder)
   vae/ltx-video-0.9.0-vae.safetensors                 0.9.0 VAE only (no denoising decoder)
   text_encoders/t5xxl_fp16.safetensors                ComfyUI-style T5 encoder (HF names) + spiece.model beside it
@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 LATENT_CHANNELS = 128
 FILES = {
     "ltxv_13b": ("checkpoints", "ltxv-13b-0.9.8-distilled.safetensors"),
-    "ltxv_2b": ("checkpoints", "ltxv-2b-0.9.6-distilled.safetensors"),
+    "ltxv_2b": ("checkpoints", "ltxv-2b-0.9.6-distilled-04-25.safetensors"),
     "ltxv_091": ("checkpoints", "ltx-video-2b-v0.9.1.safetensors"),
     "ltxv_vae_090": ("vae", "ltx-video-0.9.0-vae.safetensors"),
     "t5": ("text_encoders", "t5xxl_fp16.safetensors"),
