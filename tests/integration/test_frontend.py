@@ -36,7 +36,7 @@ def _playwright():
 
 
 @pytest.fixture(scope="module")
-def ui(request):
+def ui(request, comfy):  # `comfy` (cheap: paths only) pins the host parameter for the lazily requested server
     sync_playwright = _playwright()  # skip before starting a server
     server = request.getfixturevalue("server")
     write_ui_settings(server.base)
