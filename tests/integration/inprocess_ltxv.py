@@ -16,7 +16,8 @@ import torch  # noqa: E402
 
 folder_paths.add_model_folder_path("latent_upscale_models", f"{MODELS}/latent_upscale_models", is_default=True)
 
-from ltx2pack.nodes import decode, latent, loaders, ltxv, text  # noqa: E402
+from ltx2pack.nodes import decode, latent, loaders, ltxv, ltxv_sampling, sampling, text  # noqa: E402
+from ltx2pack.nodes.host import packed_count  # noqa: E402
 
 
 def result(node_output):
@@ -67,4 +68,30 @@ report["t5_loader_with_ltx2"] = error_of(lambda: ltxv.load_t5_network(MODELS + "
 report["audio_vae_ltxv"] = error_of(lambda: loaders.LTX2AudioVAELoader.execute("ltx-video-0.9.0-vae.safetensors"))
 report["audio_decode_none"] = error_of(lambda: decode.LTX2AudioDecode.execute(audio, lat))
 report["enhancer_t5"] = error_of(lambda: text.LTX2PromptEnhancer.execute(t5, "a fox"))
+gguf, = result(loaders.LTX2TransformerLoader.execute("ltxv-13b-0.9.8-distilled-Q8_0.gguf", "default", 0.0))
+report["gguf"] = [gguf.family, type(gguf.module).__name__, packed_count(gguf.module)]
+guider, = result(sampling.LTX2Guider.execute(1.0, 1.0, 0.0, "", 1.0, 0.0))
+empty, = result(latent.LTX2EmptyAVLatent.execute(64, 64, 9, 0.0, 25.0, 1))
+sigmas, = result(ltxv_sampling.LTX2LTXVScheduler.execute(empty, "distilled second pass", 3))
+report["sigmas"] = [round(float(v), 4) for v in sigmas]
+videos = {}
+for label, network in (("float", model), ("gguf", gguf)):
+    lora, = result(loaders.LTX2LoraLoader.execute(network, "ltxv-test-lora.safetensors", 1.0))
+    for name, net in ((label, network), (f"{label}_lora", lora)):
+        out, = result(sampling.LTX2Sampler.execute(net, cond, guider, sigmas, empty, 7, "euler", False))
+        videos[name] = out.video
+        report[f"sample_{name}"] = [out.family, list(out.video.shape), bool(torch.isfinite(out.video).all())]
+report["lora_changes_float"] = float((videos["float"] - videos["float_lora"]).abs().max())
+report["lora_changes_gguf"] = float((videos["gguf"] - videos["gguf_lora"]).abs().max())
+report["gguf_vs_float"] = float((videos["float"] - videos["gguf"]).abs().max() / videos["float"].abs().max())
+report["lora_other_size"] = error_of(lambda: loaders.LTX2LoraLoader.execute(model, "ltxv-other-size-lora.safetensors",
+                                                                             1.0))
+report["sampler_gemma_prompts"] = error_of(lambda: sampling.LTX2Sampler.execute(
+    model, text.TextConditioning(positive=object()), guider, sigmas, empty, 7, "euler", False))
+report["sampler_res2s"] = error_of(lambda: sampling.LTX2Sampler.execute(model, cond, guider, sigmas, empty, 7, "res_2s",
+                                                                        False))
+report["ltx2_sampler_t5_prompts"] = error_of(lambda: sampling.LTX2Sampler.execute(
+    result(loaders.LTX2CheckpointLoader.execute("ltx-2-19b-dev.safetensors", "default", 0.0))[0], cond, guider,
+    sigmas, empty, 7, "euler", False))
+report["decode_mixed"] = error_of(lambda: decode.LTX2VideoDecode.execute(ltx2_vae, out, False))
 print(json.dumps(report))

@@ -1,4 +1,5 @@
-"""Inside each ComfyUI host, the shared loaders read the tiny LTX-Video files and tag their family, T5 encodes,
+"""Inside each ComfyUI host, the shared loaders read the tiny LTX-Video files (also a Q8_0 GGUF) and tag their
+family, T5 encodes, the sampler runs LTX-Video with LoRAs applied through the patcher (float and packed weights),
 the video decode runs the denoising decoder of 0.9.1+ VAEs, and wrong-family inputs get one line naming the
 right node (inprocess_ltxv.py)."""
 
@@ -28,7 +29,20 @@ def test_ltxv_files_through_the_shared_nodes(comfy, synthetic_models, models):
     for name in ("091", "090", "095"):
         assert report[f"decode_{name}"] == [[9, 64, 64, 3], 25.0], name
     assert report["denoise_inputs_matter"] > 1e-3  # decode timestep / noise scale reach the 0.9.1 decoder
+    assert report["gguf"][:2] == ["ltx-video", "LTXVTransformer"] and report["gguf"][2] > 0  # weights stay packed
+    assert report["sigmas"] == [0.9094, 0.725, 0.4219, 0.0]
+    for name in ("float", "float_lora", "gguf", "gguf_lora"):
+        assert report[f"sample_{name}"] == ["ltx-video", [1, 128, 2, 2, 2], True], name
+    assert report["lora_changes_float"] > 1e-3 and report["lora_changes_gguf"] > 1e-3
+    assert report["gguf_vs_float"] < 0.05  # Q8_0 rounding only
     expected = {
+        "lora_other_size": "CheckpointError: LoRA ltxv-other-size-lora.safetensors does not fit this transformer: 2 "
+                           "layers have other sizes",
+        "sampler_gemma_prompts": "InputError: An LTX-Video model needs T5 prompts",
+        "sampler_res2s": "InputError: sampler 'res_2s' is LTX-2 only",
+        "ltx2_sampler_t5_prompts": "InputError: An LTX-2 model needs Gemma prompts",
+        "decode_mixed": "InputError: LTX2 Video Decode got models of two families (video_vae is LTX-2, latent is "
+                        "LTX-Video 0.9.x)",
         "gemma_with_t5": "CheckpointError: t5xxl_fp16.safetensors is a T5 text encoder (LTX-Video's): load it with "
                          "'LTX2 Load T5 Text Encoder'",
         "gemma_with_ltxv_ckpt": "CheckpointError: ltxv-13b-0.9.8-distilled.safetensors is an LTX-Video 0.9.x "
