@@ -18,7 +18,7 @@ from ...pipeline.latents import make_generator, validate_fps, validate_frames
 from ...validation import check_seed, check_steps
 from .components import LTXVComponents
 from .conditioning import LTXVCondition
-from .decode import decode_ltxv
+from .decode import decode_ltxv, has_denoising_decoder
 from .denoise import denoise_ltxv
 from .guidance import LTXVGuidance
 from .multiscale import pass_sizes, resize_frames, upsample_ltxv_latent
@@ -97,6 +97,9 @@ def generate(parts: LTXVComponents, prompt: str, *, negative_prompt: str = "", w
     check_steps(steps, "steps")
     model, vae = parts.transformer, parts.vae
     layers = model.config.num_layers
+    if not has_denoising_decoder(vae) and (decode_timestep is not None or decode_noise_scale is not None):
+        raise InputError(f"This LTX-Video {vae.version} VAE has no denoising decoder: drop the decode timestep "
+                         "and noise scale, or use a 0.9.1+ VAE.")
     spatial = True
     if two_pass:
         if parts.upsampler is None:
