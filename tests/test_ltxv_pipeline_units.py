@@ -142,3 +142,31 @@ def test_multiscale_sizes_and_upsampler():
     up = upsample_ltxv_latent(z, demo_upsampler(), vae)
     assert up.shape == (1, 8, 2, 4, 6)
     assert torch.allclose(up.flatten(2).mean(-1), z.flatten(2).mean(-1), atol=1e-5)  # AdaIN to the input stats
+
+
+def test_generate_two_pass_distilled_and_temporal():
+    import dataclasses
+
+    from ltx2_core.ltxv.pipeline import generate
+    from ltx2_core.ltxv.pipeline.demo import demo_components
+    from ltx2_core.upsampler import LatentUpsampler, LatentUpsamplerConfig
+
+    parts = demo_components()
+    steps = []
+    clip = generate(dataclasses.replace(parts, distilled=True), "a fox", width=160, height=96, frames=17, seed=2,
+                    two_pass=True, callback=lambda i, n, x0: steps.append((i, n, tuple(x0.shape))))
+    assert clip.video.shape == (3, 17, 96, 160) and clip.latent.shape == (1, 8, 3, 2, 6)  # 2 x (96 x 32) pass
+    assert [s[:2] for s in steps] == [(i, 10) for i in range(10)]  # 7 + 3 distilled sigmas
+    assert steps[0][2] == (1, 8, 3, 1, 3) and steps[-1][2] == (1, 8, 3, 2, 6)
+    temporal = LatentUpsampler(LatentUpsamplerConfig(in_channels=8, mid_channels=32, num_blocks_per_stage=1,
+                                                     spatial_upsample=False, temporal_upsample=True)).eval()
+    steps.clear()
+    clip = generate(dataclasses.replace(parts, upsampler=temporal), "a fox", width=128, height=96, frames=17,
+                    steps=4, seed=2, two_pass=True, callback=lambda i, n, x0: steps.append(tuple(x0.shape)))
+    assert clip.video.shape == (3, 17, 96, 128)
+    assert steps[0] == (1, 8, 2, 3, 4) and steps[-1] == (1, 8, 3, 3, 4)  # first pass at half the latent frames
+    with pytest.raises(InputError, match="odd count"):
+        generate(dataclasses.replace(parts, upsampler=temporal), "a fox", width=128, height=96, frames=9, steps=2,
+                 two_pass=True)
+    with pytest.raises(InputError, match="needs the latent upsampler"):
+        generate(dataclasses.replace(parts, upsampler=None), "a fox", width=128, height=96, frames=9, two_pass=True)

@@ -41,6 +41,7 @@ def route_generate(args, progress: Callable, images: Sequence[Tuple[str, int, fl
 
 
 def _guidance(parts, args):
+    """The model's preset guidance with --video-cfg / --stg-blocks applied (to every segment of a piecewise one)."""
     import dataclasses
 
     from .guidance import LTXVGuidance
@@ -48,19 +49,22 @@ def _guidance(parts, args):
     if args.video_cfg is None and args.stg_blocks is None:
         return None
     base = LTXVGuidance.for_model(parts.transformer.config.num_layers, distilled=parts.distilled)
+    segments = None if base.thresholds is None else len(base.thresholds)
+
+    def each(value):
+        return value if segments is None else tuple(value for _ in range(segments))
+
     changes = {}
     if args.video_cfg is not None:
-        changes.update(cfg=float(args.video_cfg), thresholds=None if base.thresholds is None else base.thresholds)
-        if base.thresholds is not None:
-            changes["cfg"] = tuple(float(args.video_cfg) for _ in base.thresholds)
+        changes["cfg"] = each(float(args.video_cfg))
     if args.stg_blocks is not None:
         try:
             blocks = tuple(int(b) for b in args.stg_blocks.split(",") if b.strip())
         except ValueError:
             raise InputError(f"--stg-blocks {args.stg_blocks!r} is malformed: use e.g. 19 or 11,25.") from None
-        changes["stg_blocks"] = blocks if base.thresholds is None else tuple(blocks for _ in base.thresholds)
-        if base.thresholds is None and base.stg == 0.0:
-            changes.update(stg=1.0)
+        changes["stg_blocks"] = each(blocks)
+        if segments is None and base.stg == 0.0:
+            changes["stg"] = 1.0  # distilled presets have STG off: asking for blocks turns it on
     return dataclasses.replace(base, **changes)
 
 

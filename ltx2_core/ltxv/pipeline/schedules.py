@@ -7,7 +7,7 @@ float32 tensor ops in the same order, so the lists equal the official ones bit f
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence
 
 import torch
 
@@ -152,12 +152,3 @@ def ltxv_sigmas(steps: Optional[int] = None, latent_shape: Optional[Sequence[int
         grid = shift_grid(grid, latent_shape, shift, shift_terminal,
                           scheduler.base_resolution if scheduler else 1024)
     return grid[skip_initial:len(grid) - skip_final]
-
-
-def next_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
-    """The schedule with the trailing 0 appended: (n + 1,)."""
-    return torch.cat([sigmas, sigmas.new_zeros(1)])
-
-
-def timestep_range(sigmas: torch.Tensor) -> Tuple[float, float]:
-    return float(sigmas[0]), float(sigmas[-1])
