@@ -170,3 +170,16 @@ def test_generate_two_pass_distilled_and_temporal():
                  two_pass=True)
     with pytest.raises(InputError, match="needs the latent upsampler"):
         generate(dataclasses.replace(parts, upsampler=None), "a fox", width=128, height=96, frames=9, two_pass=True)
+
+
+def test_allowed_inference_steps_of_a_distilled_file_are_enforced():
+    import dataclasses
+
+    from ltx2_core.ltxv.pipeline import DISTILLED_FIRST_PASS, generate
+    from ltx2_core.ltxv.pipeline.demo import demo_components
+
+    parts = dataclasses.replace(demo_components(), distilled=True,
+                                metadata={"allowed_inference_steps": list(DISTILLED_FIRST_PASS)})
+    assert generate(parts, "x", width=64, height=64, frames=9, seed=0).video.shape == (3, 9, 64, 64)
+    with pytest.raises(InputError, match="only allows the timesteps"):
+        generate(parts, "x", width=64, height=64, frames=9, steps=4)

@@ -68,6 +68,17 @@ def _encode_images(parts: LTXVComponents, images: Sequence[ImageInput], width: i
     return out
 
 
+def _check_allowed(parts: LTXVComponents, sigmas: torch.Tensor) -> None:
+    """A distilled file's `allowed_inference_steps` (official check: every timestep, rounded to 4 decimals)."""
+    allowed = parts.allowed_sigmas
+    if allowed is None:
+        return
+    bad = [round(float(s), 4) for s in sigmas if round(float(s), 4) not in {round(a, 4) for a in allowed}]
+    if bad:
+        raise InputError(f"This distilled checkpoint only allows the timesteps {list(allowed)}; {bad} are not among "
+                         "them: leave steps unset to use its sigma list.")
+
+
 def _pass(parts, latent_shape, images, sigmas, positive, negative, guidance, generator, fps, stochastic,
           cond_noise, callback, offset, total, initial=None, pixel_size=None, frames=None):
     width, height = pixel_size
@@ -128,6 +139,7 @@ def generate(parts: LTXVComponents, prompt: str, *, negative_prompt: str = "", w
             sigmas = DISTILLED_FIRST_PASS
         sig = ltxv_sigmas(steps or (DEV_STEPS_13B if layers >= 48 else DEV_STEPS_2B), shape[2:], sigmas=sigmas,
                           scheduler=parts.scheduler)
+        _check_allowed(parts, sig)
         latent = _pass(parts, shape, images, sig, positive, negative, guide1, generator, fps, stochastic,
                        cond_noise_scale, callback, 0, len(sig), pixel_size=(width, height), frames=frames)
         out_size = (width, height)
@@ -161,6 +173,8 @@ def _two_pass(parts, images, width, height, frames, lat_frames, steps, spatial, 
         skip_final, skip_initial = min(SKIP_FINAL_FIRST, n - 1), min(SKIP_INITIAL_SECOND * n // 30, n - 1)
         sig1 = ltxv_sigmas(n, shape1[2:], skip_final=skip_final, scheduler=parts.scheduler)
         sig2 = ltxv_sigmas(n, shape2[2:], skip_initial=skip_initial, scheduler=parts.scheduler)
+    _check_allowed(parts, sig1)
+    _check_allowed(parts, sig2)
     guide1 = guidance or LTXVGuidance.for_model(layers, distilled=parts.distilled)
     guide2 = guidance or LTXVGuidance.for_model(layers, distilled=parts.distilled, second_pass=True)
     total = len(sig1) + len(sig2)
