@@ -58,3 +58,28 @@ def run_official(pipe, *, latents_by_item, items, height, width, frames, context
                    output_type="latent", conditioning_items=cond or None, is_video=True,
                    vae_per_channel_normalize=True, **kwargs)
     return out.images
+
+
+def diffusers_i2v(ours_config, state, *, image_latent, noise, context, negative, steps, height, width, frames):
+    """diffusers LTXImageToVideoPipeline (0.9.0 / 0.9.1 first-frame replacement, CFG only) from given packed
+    start latents (image at frame 0, noise elsewhere). Returns (packed latents, the sigmas it used)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, LTXImageToVideoPipeline
+
+    from _ltxv_transformer_oracles import diffusers_model
+    from _ltxv_vae_oracle import build_diffusers
+
+    transformer = diffusers_model(ours_config, state, torch.float32)
+    scheduler = FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=True, base_shift=0.95, max_shift=2.05,
+                                                base_image_seq_len=1024, max_image_seq_len=4096, shift_terminal=0.1)
+    pipe = LTXImageToVideoPipeline(scheduler=scheduler, vae=build_diffusers("0.9.1"), text_encoder=None,
+                                   tokenizer=None, transformer=transformer)
+    b, c, f, h, w = noise.shape
+    mask = torch.zeros(b, 1, f, h, w)
+    mask[:, :, 0] = 1.0
+    start = image_latent.expand(b, c, f, h, w) * mask + noise * (1 - mask)
+    packed = start.flatten(2).transpose(1, 2)  # (B, F*H*W, C)
+    out = pipe(image=torch.zeros(1, 3, height, width), height=height, width=width, num_frames=frames,
+               frame_rate=25, num_inference_steps=steps, guidance_scale=3.0, prompt_embeds=context[0],
+               prompt_attention_mask=context[1], negative_prompt_embeds=negative[0],
+               negative_prompt_attention_mask=negative[1], latents=packed, output_type="latent")
+    return out.frames, scheduler.sigmas[:-1].clone()

@@ -101,3 +101,25 @@ def test_second_pass_from_latent_with_stochastic_sampling_matches_official():
                        LTXVGuidance.off(), generator=torch.Generator().manual_seed(8), initial_latent=start,
                        stochastic=True)
     assert _rel(got, ref) <= 1e-5
+
+
+def test_first_frame_replacement_loop_matches_diffusers_image_to_video():
+    """0.9.0 / 0.9.1 image-to-video (non-causal positions, frame 0 replaced, t (1 - mask)), CFG 3, 3 steps, vs
+    diffusers 0.42.1 LTXImageToVideoPipeline with the same weights, start latents and sigmas."""
+    from ltx2_core.ltxv.transformer import LTXVTransformer, LTXVTransformerConfig
+    from ltx2_core.ltxv.transformer.tiny import random_state_dict
+
+    from _ltxv_pipeline_oracle import diffusers_i2v
+
+    config = LTXVTransformerConfig.tiny(causal_temporal_positioning=False)
+    state = random_state_dict(config, 4)
+    ours = LTXVTransformer(config)
+    ours.load_state_dict(state, strict=True)
+    ctx, neg, image, _, _ = _inputs(torch.float32, seed=11)
+    noise = torch.randn(LATENT, generator=torch.Generator().manual_seed(12))
+    ref, sigmas = diffusers_i2v(config, state, image_latent=image, noise=noise, context=ctx, negative=neg, steps=3,
+                                height=H, width=W, frames=FRAMES)
+    assert torch.allclose(sigmas, ltxv_sigmas(3, LATENT[2:]), rtol=0, atol=1e-6)
+    got = denoise_ltxv(ours.eval(), LATENT, [LTXVCondition(image, 0, 1.0)], ltxv_sigmas(sigmas=sigmas.tolist()), ctx,
+                       neg, LTXVGuidance(cfg=3.0, stg=0.0, rescale=1.0, stg_blocks=()), noise=noise)
+    assert _rel(got.flatten(2).transpose(1, 2), ref) <= 1e-5
