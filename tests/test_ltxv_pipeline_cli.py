@@ -69,21 +69,34 @@ def test_export_is_official_layout(exported):
     assert read_config_metadata(str(exported["upsampler"]))["_class_name"] == "LatentUpsampler"
 
 
+def _generate_args(exported, name, extra):
+    extra = [str(exported["upsampler"]) if a == "UPSAMPLER" else a for a in extra]
+    return ["generate", "--checkpoint", str(exported["checkpoint"]), "--text-encoder", str(exported["text_encoder"]),
+            "--prompt", "a fox", *SIZE, "--steps", "3", "--dtype", "float32", "--device", "cpu", "--out",
+            f"{name}.mp4", *extra]
+
+
 @pytest.mark.parametrize("extra,name", [
     ([], "t2v"),
-    (["--image", "image.mp4"], "i2v"),
-    (["--image", "clip.mp4@0", "--image", "image.mp4@16@0.8"], "extend_keyframe"),
     (["--two-stage", "--upsampler", "UPSAMPLER", "--width", "160", "--height", "96"], "multiscale"),
 ])
 def test_generate_on_exported_files(exported, extra, name):
     folder = exported["folder"]
-    extra = [str(exported["upsampler"]) if a == "UPSAMPLER" else a for a in extra]
-    run = _cli("generate", "--checkpoint", str(exported["checkpoint"]), "--text-encoder",
-               str(exported["text_encoder"]), "--prompt", "a fox", *SIZE, "--steps", "3", "--dtype", "float32",
-               "--device", "cpu", "--out", f"{name}.mp4", *extra, cwd=folder)
+    run = _cli(*_generate_args(exported, name, extra), cwd=folder)
     assert run.returncode == 0, run.stderr
-    width = 160 if name == "multiscale" else 128
-    _video_only(folder / f"{name}.mp4", 17, width, 96)
+    assert "Traceback" not in run.stderr
+    _video_only(folder / f"{name}.mp4", 17, 160 if name == "multiscale" else 128, 96)
+
+
+@pytest.mark.parametrize("extra,name", [
+    (["--image", "image.mp4"], "i2v"),
+    (["--image", "clip.mp4@0", "--image", "image.mp4@16@0.8"], "extend_keyframe"),
+])
+def test_generate_with_conditioning_through_main(exported, extra, name, monkeypatch):
+    """The same `main()` as `python -m ltx2_core`, in process (saves a torch start-up per case)."""
+    monkeypatch.chdir(exported["folder"])
+    assert main(_generate_args(exported, name, extra)) == 0
+    _video_only(exported["folder"] / f"{name}.mp4", 17, 128, 96)
 
 
 @pytest.fixture(scope="module")
