@@ -183,3 +183,17 @@ def test_allowed_inference_steps_of_a_distilled_file_are_enforced():
     assert generate(parts, "x", width=64, height=64, frames=9, seed=0).video.shape == (3, 9, 64, 64)
     with pytest.raises(InputError, match="only allows the timesteps"):
         generate(parts, "x", width=64, height=64, frames=9, steps=4)
+
+
+def test_replacement_mode_keyframes_are_pulled_to_their_latent():
+    model = _model(causal=False)
+    ctx = (torch.randn(1, 4, 24), torch.ones(1, 4, dtype=torch.long))
+    key = torch.randn(1, 8, 1, 2, 3)
+    shape = (1, 8, 3, 2, 3)
+    sigmas = ltxv_sigmas(3, shape[2:])
+    hard = denoise_ltxv(model, shape, [LTXVCondition(key, 16, 1.0)], sigmas, ctx, None, LTXVGuidance.off(),
+                        generator=torch.Generator().manual_seed(0))
+    soft = denoise_ltxv(model, shape, [LTXVCondition(key, 16, 0.3)], sigmas, ctx, None, LTXVGuidance.off(),
+                        generator=torch.Generator().manual_seed(0))
+    assert hard.shape == soft.shape == shape  # the extra keyframe tokens are removed before returning
+    assert not torch.equal(hard, soft)  # the keyframe acts on the video through attention, by its strength
