@@ -72,6 +72,7 @@ def test_encode_decode_shapes_and_messages():
         z = vae.encode(x)
         assert z.shape == (1, LATENT, 2, 2, 1)
         assert vae.decode(z).shape == (1, 3, 9, 64, 32)
+    assert vae.latent_shape(121, 512, 768) == (LATENT, 16, 16, 24)
     with pytest.raises(InputError, match="1 \\+ 8k frames"):
         vae.encode(torch.zeros(1, 3, 8, 32, 32))
     with pytest.raises(InputError, match="multiples of 32"):

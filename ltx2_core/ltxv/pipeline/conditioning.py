@@ -7,8 +7,9 @@ Two styles (chosen per model, see `denoise_ltxv(first_frame_replace=)`):
   frame puts its first two latent frames in extra tokens and the rest in place. The step's per-token timestep
   is `min(t, 1 - mask)` and a token moves only while `t <= 1 - mask`.
 - 0.9.0 / 0.9.1 first-frame replacement (the original image-to-video, diffusers `LTXImageToVideoPipeline`):
-  frame-0 tokens start as `lerp(eps, z, strength)`, see timestep `t (1 - mask)`, and after every step are
-  reset to `lerp(x, z, mask)`, so a hard (strength 1) image never changes.
+  conditioned tokens (frame 0, and keyframe tokens placed as above) start as `lerp(eps, z, strength)`, see
+  timestep `t (1 - mask)`, and after every step are reset to `lerp(x, z, mask)`, so a hard (strength 1)
+  image never changes.
 Latents are *normalized* VAE latents (B or 1, C, f, h, w) at the generated latent's height and width.
 """
 
@@ -43,7 +44,7 @@ class TokenState:
     mask: Optional[torch.Tensor]  # (B, N) conditioning strength, None without conditioning
     extra: int  # leading extra tokens (removed before decode)
     clean: torch.Tensor  # (B, N, C) the tokens right after conditioning (image_cond_noise_scale reference)
-    replace: Optional[torch.Tensor] = None  # (B, N, C) values pinned in first-frame replacement mode
+    replace: Optional[torch.Tensor] = None  # (B, N, C) clean values replacement mode blends toward (by mask)
 
     def video_tokens(self) -> torch.Tensor:
         return self.x[:, self.extra:]
@@ -101,7 +102,8 @@ def prepare_tokens(shape: Sequence[int], items: Sequence[LTXVCondition], noise: 
     extra_x: List[torch.Tensor] = []
     extra_pos: List[torch.Tensor] = []
     extra_mask: List[torch.Tensor] = []
-    replace = None
+    extra_clean: List[torch.Tensor] = []
+    replace = init.clone() if first_frame_replace else None
     pos_kw = dict(batch=batch, frame_rate=frame_rate, causal_temporal_positioning=causal, device=noise.device)
     for item in items:
         _check(item, shape)
@@ -111,8 +113,7 @@ def prepare_tokens(shape: Sequence[int], items: Sequence[LTXVCondition], noise: 
         if item.frame == 0:
             init[:, :, :f] = torch.lerp(init[:, :, :f], z, s)
             mask[:, :f] = s
-            if first_frame_replace:
-                replace = init.clone() if replace is None else replace
+            if replace is not None:
                 replace[:, :, :f] = z
             continue
         if f > 1:
@@ -121,10 +122,13 @@ def prepare_tokens(shape: Sequence[int], items: Sequence[LTXVCondition], noise: 
                 init[:, :, start:start + f - PREFIX_LATENT_FRAMES] = torch.lerp(
                     init[:, :, start:start + f - PREFIX_LATENT_FRAMES], z[:, :, PREFIX_LATENT_FRAMES:], s)
                 mask[:, start:start + f - PREFIX_LATENT_FRAMES] = s
+                if replace is not None:
+                    replace[:, :, start:start + f - PREFIX_LATENT_FRAMES] = z[:, :, PREFIX_LATENT_FRAMES:]
             prefix = z[:, :, :PREFIX_LATENT_FRAMES]
         eps = torch.randn(prefix.shape, generator=generator, device=noise.device, dtype=init.dtype)
         tokens = patchify(torch.lerp(eps, prefix, s))
         extra_x.append(tokens)
+        extra_clean.append(patchify(prefix))
         extra_pos.append(video_positions(prefix.shape[2], height, width, frame_offset=int(item.frame), **pos_kw))
         extra_mask.append(torch.full(tokens.shape[:2], s, dtype=torch.float32, device=noise.device))
     x = patchify(init)
@@ -136,7 +140,5 @@ def prepare_tokens(shape: Sequence[int], items: Sequence[LTXVCondition], noise: 
     x = torch.cat([*extra_x, x], dim=1)
     positions = torch.cat([*extra_pos, positions], dim=2)
     flat_mask = torch.cat([*extra_mask, flat_mask], dim=1)
-    pinned = None
-    if replace is not None:
-        pinned = torch.cat([*extra_x, patchify(replace)], dim=1)
+    pinned = None if replace is None else torch.cat([*extra_clean, patchify(replace)], dim=1)
     return TokenState(x, positions, flat_mask, extra, x.clone(), pinned)

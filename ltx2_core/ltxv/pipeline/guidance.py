@@ -149,4 +149,5 @@ def combine(cond: torch.Tensor, step: StepGuidance, uncond: Optional[torch.Tenso
 
 def pass_names(step: StepGuidance) -> Sequence[str]:
     """The passes a step runs, in the official batch order."""
-    return tuple(n for n, on in (("uncond", step.uses_uncond), ("cond", True), ("perturbed", step.uses_perturbed)) if on)
+    wanted = (("uncond", step.uses_uncond), ("cond", True), ("perturbed", step.uses_perturbed))
+    return tuple(name for name, on in wanted if on)

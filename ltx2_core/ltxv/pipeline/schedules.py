@@ -7,7 +7,7 @@ float32 tensor ops in the same order, so the lists equal the official ones bit f
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Mapping, Optional, Sequence
 
 import torch
 
@@ -69,16 +69,17 @@ def linear_quadratic(steps: int, threshold: float = 0.025) -> torch.Tensor:
     return torch.tensor([1.0 - x for x in noise])
 
 
-def base_grid(steps: int, sampler: str = "uniform", constant_shift: Optional[float] = None) -> torch.Tensor:
-    """The unshifted (steps,) float32 grid of `sampler`."""
+def base_grid(steps: int, sampler: str = "uniform", constant_shift: Optional[float] = None,
+              dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The unshifted (steps,) grid of `sampler`."""
     if sampler == "uniform":
-        return torch.linspace(1, 1 / steps, steps)
+        return torch.linspace(1, 1 / steps, steps, dtype=dtype)
     if sampler == "linear-quadratic":
-        return linear_quadratic(steps)
+        return linear_quadratic(steps).to(dtype)
     if sampler == "constant":
         if constant_shift is None:
             raise InputError("The constant LTX-Video sampler needs a shift value.")
-        return time_shift(constant_shift, torch.linspace(1, 1 / steps, steps))
+        return time_shift(constant_shift, torch.linspace(1, 1 / steps, steps, dtype=dtype))
     raise InputError(f"Unknown LTX-Video sampler {sampler!r}; use one of {', '.join(SAMPLERS)}.")
 
 
@@ -121,14 +122,17 @@ def shift_grid(grid: torch.Tensor, latent_shape: Sequence[int], shift: Optional[
 def ltxv_sigmas(steps: Optional[int] = None, latent_shape: Optional[Sequence[int]] = None, *,
                 sampler: str = "uniform", shift: Optional[str] = "sd3",
                 shift_terminal: Optional[float] = DEFAULT_SHIFT_TERMINAL, sigmas: Optional[Sequence[float]] = None,
-                skip_initial: int = 0, skip_final: int = 0, scheduler: Optional[LTXVScheduler] = None) -> torch.Tensor:
-    """The (n,) float32 decreasing sigma list (no trailing 0) the official pipeline steps through.
+                skip_initial: int = 0, skip_final: int = 0, scheduler: Optional[LTXVScheduler] = None,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The (n,) decreasing sigma list (no trailing 0) the official pipeline steps through.
 
+    dtype: float32 (default) is the official scheduler's arithmetic, bit for bit (diffusers'
+    FlowMatchEulerDiscreteScheduler, in NumPy, agrees to a few float32 ulps); float64 for float64 sampling.
     latent_shape: (frames, height, width) of the latent, for the shift; `sigmas`: a fixed list instead
     (distilled); `skip_initial` / `skip_final`: drop steps of the full grid (multi-scale passes);
     `scheduler`: take sampler / shift / terminal from a file's scheduler section."""
     if sigmas is not None:
-        out = torch.tensor([float(s) for s in sigmas], dtype=torch.float32)
+        out = torch.tensor([float(s) for s in sigmas], dtype=dtype)
         if out.ndim != 1 or not len(out) or bool((out <= 0).any() or (out > 1).any()) or \
                 bool((out[1:] >= out[:-1]).any()):
             raise InputError("Custom sigmas must be a non-empty strictly decreasing list in (0, 1].")
@@ -141,19 +145,10 @@ def ltxv_sigmas(steps: Optional[int] = None, latent_shape: Optional[Sequence[int
                          "skip fewer steps.")
     if scheduler is not None:
         sampler, shift, shift_terminal = scheduler.sampler, scheduler.shift, scheduler.shift_terminal
-    grid = base_grid(min(steps, 1000), sampler, scheduler.constant_shift if scheduler else None)
+    grid = base_grid(min(steps, 1000), sampler, scheduler.constant_shift if scheduler else None, dtype)
     if shift is not None:
         if latent_shape is None or len(latent_shape) != 3:
             raise InputError("The LTX-Video shift needs the latent (frames, height, width).")
         grid = shift_grid(grid, latent_shape, shift, shift_terminal,
                           scheduler.base_resolution if scheduler else 1024)
     return grid[skip_initial:len(grid) - skip_final]
-
-
-def next_sigmas(sigmas: torch.Tensor) -> torch.Tensor:
-    """The schedule with the trailing 0 appended: (n + 1,)."""
-    return torch.cat([sigmas, sigmas.new_zeros(1)])
-
-
-def timestep_range(sigmas: torch.Tensor) -> Tuple[float, float]:
-    return float(sigmas[0]), float(sigmas[-1])

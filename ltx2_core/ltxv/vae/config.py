@@ -156,7 +156,9 @@ class LTXVVAEConfig:
         if section.get("norm_layer", "pixel_norm") != "pixel_norm":
             raise CheckpointError(f"LTX-Video VAE config: norm_layer {section['norm_layer']!r} is not supported.")
         if section.get("latent_log_var", "uniform") != "uniform" or section.get("use_quant_conv", False):
-            raise CheckpointError("LTX-Video VAE config: only latent_log_var='uniform' without quant conv is supported.")
+            raise CheckpointError(
+                "LTX-Video VAE config: only latent_log_var='uniform' without quant conv is supported."
+            )
         shared = section.get("blocks")
         return cls(
             encoder_blocks=_parse_blocks(section.get("encoder_blocks", shared), "encoder"),

@@ -57,6 +57,12 @@ class LTXVVideoVAE(nn.Module):
     def unnormalize_latent(self, latent: torch.Tensor) -> torch.Tensor:
         return self.per_channel_statistics.un_normalize(latent)
 
+    def latent_shape(self, frames: int, height: int, width: int) -> tuple:
+        """(C, F', H', W') of the latent of a clip of this pixel size (validated)."""
+        self._check_size(frames, height, width)
+        t, s = self.temporal_compression, self.spatial_compression
+        return (self.latent_channels, 1 + (frames - 1) // t, height // s, width // s)
+
     # ------------------------------------------------------------------ encode
 
     def _check_pixels(self, pixels: torch.Tensor) -> None:
@@ -65,11 +71,13 @@ class LTXVVideoVAE(nn.Module):
         if pixels.ndim != 5 or pixels.shape[1] != self.config.in_channels:
             raise InputError(f"encode expects pixels (batch, {self.config.in_channels}, frames, height, width), "
                              f"got {tuple(pixels.shape)}.")
-        frames, height, width = pixels.shape[2:]
+        self._check_size(*pixels.shape[2:])
+
+    def _check_size(self, frames: int, height: int, width: int) -> None:
         t, s = self.temporal_compression, self.spatial_compression
-        if (frames - 1) % t:
+        if frames < 1 or (frames - 1) % t:
             raise InputError(f"The video has {frames} frames; the LTX-Video VAE needs 1 + {t}k frames. Trim or pad it.")
-        if height % s or width % s:
+        if height < s or width < s or height % s or width % s:
             raise InputError(f"The video is {width}x{height}; width and height must be multiples of {s}. Resize it.")
 
     def encode(self, pixels: torch.Tensor, *, tiling: Optional[TilingConfig] = None, sample: bool = False,
