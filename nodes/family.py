@@ -64,6 +64,8 @@ def vae_family(names: Iterable[str], metadata: Optional[dict]) -> str:
             return LTXV
     if any("time_embedder." in k or k.endswith("timestep_scale_multiplier") for k in names):
         return LTXV  # a timestep-conditioned decoder (official, VAE-only or diffusers names)
+    if any(k.endswith((".conv_shortcut.weight", ".norm3.norm.weight")) for k in names):
+        return LTXV  # 0.9.0 / 0.9.1 `res_x_y` blocks (LayerNorm + 1x1x1 shortcut); the LTX-2 VAE has none
     return LTX2
 
 
