@@ -54,8 +54,9 @@ def vae_family(names: Iterable[str], metadata: Optional[dict]) -> str:
         return family
     section = (metadata or {}).get("vae") if isinstance(metadata, dict) else None
     if isinstance(section, dict):
-        if "encoder_spatial_padding_mode" in section or "decoder_spatial_padding_mode" in section:
-            return LTX2
+        if any(k in section for k in ("spatial_padding_mode", "encoder_spatial_padding_mode",
+                                      "decoder_spatial_padding_mode")):
+            return LTX2  # LTX-2 / LTX-2.3 VAE configs name their padding; LTX-Video's do not
         blocks = list(section.get("encoder_blocks") or []) + list(section.get("decoder_blocks") or [])
         blocks += list(section.get("blocks") or [])
         if any(isinstance(b, (list, tuple)) and b and b[0] in _LTXV_ONLY_BLOCKS for b in blocks):

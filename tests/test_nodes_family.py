@@ -45,11 +45,12 @@ def test_ltxv_vae_files_are_ltxv(tmp_path, family, version, with_metadata):
 
 def test_ltx2_vae_and_checkpoints(tmp_path, family):
     from ltx2_core.ltxv import LTXVTransformerConfig, save_tiny_checkpoint
-    from ltx2_core.video_vae import LTX2_VAE_METADATA
+    from ltx2_core.video_vae import LTX2_VAE_METADATA, LTX23_VAE_METADATA
 
     vae_names = ["vae.decoder.conv_in.conv.weight", "vae.encoder.conv_in.conv.weight",
                  "vae.per_channel_statistics.mean-of-means"]
     assert family.vae_family(vae_names, {"vae": dict(LTX2_VAE_METADATA)}) == family.LTX2
+    assert family.vae_family(vae_names, {"vae": dict(LTX23_VAE_METADATA)}) == family.LTX2
     assert family.vae_family(vae_names, None) == family.LTX2
     ltx2 = ["model.diffusion_model.audio_patchify_proj.weight", "model.diffusion_model.patchify_proj.weight",
             "model.diffusion_model.transformer_blocks.0.attn1.to_q.weight"] + vae_names
