@@ -1,6 +1,6 @@
 """ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
 
-from . import conditioning, decode, latent, loaders, sampling, speed, text
+from . import conditioning, decode, latent, loaders, ltxv, ltxv_sampling, sampling, speed, text
 
 NODE_CLASSES = (
     loaders.LTX2CheckpointLoader,
@@ -10,6 +10,7 @@ NODE_CLASSES = (
     loaders.LTX2AudioVAELoader,
     loaders.LTX2LatentUpscalerLoader,
     loaders.LTX2LoraLoader,
+    ltxv.LTX2T5TextEncoderLoader,
     text.LTX2TextEncode,
     text.LTX2PromptEnhancer,
     latent.LTX2EmptyAVLatent,
@@ -22,6 +23,7 @@ NODE_CLASSES = (
     sampling.LTX2Sampler,
     speed.LTX2Compile,
     speed.LTX2StepCache,
+    ltxv_sampling.LTX2LTXVScheduler,
     decode.LTX2VideoDecode,
     decode.LTX2AudioDecode,
 )

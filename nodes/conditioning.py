@@ -141,6 +141,9 @@ class LTX2AudioConditioning(io.ComfyNode):
 
         from ..ltx2_core.errors import InputError
 
+        if audio_vae is None:
+            raise InputError("LTX2 Audio Conditioning needs an LTX-2 audio VAE: LTX-Video 0.9.x has no audio. Remove "
+                             "it, or load an LTX-2 checkpoint.")
         rate = int(audio["sample_rate"])
         total = audio["waveform"].shape[-1]
         if rate <= 0 or not bool(torch.isfinite(audio["waveform"]).all()):

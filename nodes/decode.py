@@ -1,17 +1,28 @@
 """Decode nodes: video latent -> IMAGE frames, audio latent -> AUDIO, both the clip's exact duration."""
 
+import logging
+
 import torch
 from comfy_api.latest import io
 
-from . import host
+from . import family, host
 from .types import AudioVAE, AVLatent, VideoVAE
 
 CATEGORY = "LTX2/decode"
+DECODE_TIMESTEP = 0.05  # the official LTX-Video 0.9.1+ pipeline defaults
+DECODE_NOISE_SCALE = 0.025
+
+
+def has_denoising_decoder(vae: host.Network) -> bool:
+    """Whether the VAE's decoder is timestep-conditioned (LTX-Video 0.9.1+)."""
+    return vae.family == family.LTXV and bool(getattr(vae.config, "timestep_conditioning", False))
 
 
 def decode_video(vae: host.Network, latent, tiled: bool, tile_size: int, tile_overlap: int,
-                 chunk_frames: int, chunk_overlap: int, seed: int = 0) -> torch.Tensor:
-    """IMAGE (B*F, H, W, 3) in [0, 1] of the video latent, frames of all batch items in order."""
+                 chunk_frames: int, chunk_overlap: int, seed: int = 0, decode_timestep: float = DECODE_TIMESTEP,
+                 decode_noise_scale: float = DECODE_NOISE_SCALE) -> torch.Tensor:
+    """IMAGE (B*F, H, W, 3) in [0, 1] of the video latent, frames of all batch items in order. A denoising
+    decoder (LTX-Video 0.9.1+) decodes at `decode_timestep` after mixing in `decode_noise_scale` noise."""
     from ..ltx2_core.validation import check_finite
     from ..ltx2_core.video_vae import TilingConfig
 
@@ -19,9 +30,13 @@ def decode_video(vae: host.Network, latent, tiled: bool, tile_size: int, tile_ov
                           chunk_overlap_frames=chunk_overlap) if tiled else None
     module = host.load(vae)
     generator = torch.Generator(device=vae.device).manual_seed(seed)
+    extra = {}
+    if has_denoising_decoder(vae):
+        extra = dict(timestep=float(decode_timestep), noise_scale=float(decode_noise_scale))
     chunks = []
     with torch.no_grad():
-        for chunk in module.decode_iter(latent.video.to(vae.device, vae.dtype), tiling=tiling, generator=generator):
+        for chunk in module.decode_iter(latent.video.to(vae.device, vae.dtype), tiling=tiling, generator=generator,
+                                        **extra):
             host.check_interrupt()
             check_finite(chunk, "Video decoding")
             chunks.append(chunk.to(host.intermediate_device(), torch.float32))
@@ -63,13 +78,25 @@ class LTX2VideoDecode(io.ComfyNode):
                              tooltip="Frames decoded per temporal chunk."),
                 io.Int.Input("chunk_overlap", default=24, min=0, max=4096, step=8,
                              tooltip="Overlap between temporal chunks in frames."),
+                io.Float.Input("decode_timestep", default=DECODE_TIMESTEP, min=0.0, max=1.0, step=0.005,
+                               tooltip="Denoising decoder (LTX-Video 0.9.1+ VAEs): the timestep it decodes at. "
+                                       "Ignored by VAEs without one (LTX-2, LTX-Video 0.9.0)."),
+                io.Float.Input("decode_noise_scale", default=DECODE_NOISE_SCALE, min=0.0, max=1.0, step=0.005,
+                               tooltip="Denoising decoder: how much noise is mixed into the latent before decoding "
+                                       "(official default 0.025). Ignored by VAEs without one."),
             ],
             outputs=[io.Image.Output(display_name="images"), io.Float.Output(display_name="fps")],
         )
 
     @classmethod
-    def execute(cls, video_vae, latent, tiled=True, tile_size=512, tile_overlap=64, chunk_frames=64, chunk_overlap=24):
-        images = decode_video(video_vae, latent, tiled, tile_size, tile_overlap, chunk_frames, chunk_overlap)
+    def execute(cls, video_vae, latent, tiled=True, tile_size=512, tile_overlap=64, chunk_frames=64, chunk_overlap=24,
+                decode_timestep=DECODE_TIMESTEP, decode_noise_scale=DECODE_NOISE_SCALE):
+        kind = family.same_family({"video_vae": video_vae, "latent": latent}, "LTX2 Video Decode")
+        logging.info("LTX2 Video Decode: %s VAE%s", family.NAMES[kind if kind != family.ANY else video_vae.family],
+                     f", denoising decode at timestep {decode_timestep}, noise {decode_noise_scale}"
+                     if has_denoising_decoder(video_vae) else "")
+        images = decode_video(video_vae, latent, tiled, tile_size, tile_overlap, chunk_frames, chunk_overlap,
+                              decode_timestep=decode_timestep, decode_noise_scale=decode_noise_scale)
         return io.NodeOutput(images, float(latent.fps))
 
 
@@ -90,4 +117,9 @@ class LTX2AudioDecode(io.ComfyNode):
 
     @classmethod
     def execute(cls, audio_vae, latent):
+        from ..ltx2_core.errors import InputError
+
+        if audio_vae is None or latent.family == family.LTXV:
+            raise InputError("LTX2 Audio Decode needs an LTX-2 model: LTX-Video 0.9.x makes video only. Remove it and "
+                             "save the frames of 'LTX2 Video Decode' with 'Create Video' (no audio).")
         return io.NodeOutput(decode_audio(audio_vae, latent))

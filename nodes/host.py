@@ -123,6 +123,7 @@ class Network:
     dtype: torch.dtype
     config: Any = None
     weight_budget_bytes: int = 0
+    family: str = "ltx-2"  # nodes/family.py: "ltx-2", "ltx-video" or "any"
 
     @property
     def module(self) -> torch.nn.Module:
@@ -133,7 +134,7 @@ class Network:
         return self.patcher.load_device
 
     def clone(self) -> "Network":
-        return Network(self.patcher.clone(), self.kind, self.dtype, self.config, self.weight_budget_bytes)
+        return Network(self.patcher.clone(), self.kind, self.dtype, self.config, self.weight_budget_bytes, self.family)
 
 
 def load_together(*networks: Network):
@@ -173,6 +174,17 @@ def apply_lora(network: Network, path: str, strength: float, name: str) -> Netwo
         raise CheckpointError(
             f"LoRA {name} targets {len(unknown)} layers this transformer does not have (e.g. {unknown[0]!r}): "
             "it was trained for another model version."
+        )
+    from ..ltx2_core.checkpoint import logical_shape
+
+    wrong = [t for t, layer in layers.items()
+             if (int(layer.up.shape[0]), int(layer.down.shape[1])) != tuple(logical_shape(weights[f"{t}.weight"]))[:2]]
+    if wrong:
+        shape = tuple(logical_shape(weights[f"{wrong[0]}.weight"]))
+        raise CheckpointError(
+            f"LoRA {name} does not fit this transformer: {len(wrong)} layers have other sizes (e.g. {wrong[0]!r}: "
+            f"LoRA {int(layers[wrong[0]].up.shape[0])}x{int(layers[wrong[0]].down.shape[1])}, model {shape[0]}x"
+            f"{shape[1]}): it was trained for another model size (e.g. a 13B LoRA on a 2B model)."
         )
     # Route every patched layer through ComfyUI's cast path, where weight functions run (what
     # ModelPatcher.set_model_compute_dtype does, without its object patch on the module).

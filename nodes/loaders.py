@@ -6,7 +6,7 @@ import os
 import torch
 from comfy_api.latest import io
 
-from . import attention, host
+from . import attention, family, host
 from .types import AudioModels, AudioVAE, Model, TextEncoder, Upscaler, VideoVAE
 
 CATEGORY = "LTX2/loaders"
@@ -50,46 +50,72 @@ def _weight_dtype(choice: str, path: str) -> torch.dtype:
 
 
 def load_transformer_network(path: str, weight_dtype: str = "default", budget_gb: float = 0.0) -> host.Network:
-    """A transformer from a safetensors (monolith or split) or GGUF file, wrapped for ComfyUI."""
-    from ..ltx2_core.transformer import load_transformer
-
+    """A transformer of either family (detected from the file) from a safetensors (monolith or split) or GGUF
+    file, wrapped for ComfyUI and tagged with its family."""
+    names, metadata = family.read_names(path)
+    kind = family.check_transformer_file(names, metadata, os.path.basename(path))
     load_device, offload_device = host.devices("diffusion")
     attention_fn = attention.host_attention()
-    if path.lower().endswith(".gguf"):
-        from ..ltx2_core.gguf.loader import load_transformer_gguf
-
+    is_gguf = path.lower().endswith(".gguf")
+    if is_gguf:
         dtype = host.compute_dtype("diffusion", load_device, None)
-        module = load_transformer_gguf(path, operations=host.gguf_operations(), attention_fn=attention_fn, dtype=dtype,
-                                       device=offload_device)
+        stored, ops = dtype, host.gguf_operations()
     else:
         stored = _weight_dtype(weight_dtype, path)
         dtype = host.compute_dtype("diffusion", load_device, stored)
         ops = host.operations(stored, dtype, load_device)
-        module = load_transformer(path, operations=ops, attention_fn=attention_fn, dtype=stored, device=offload_device)
+    if kind == family.LTXV:
+        from ..ltx2_core.ltxv import load_ltxv_transformer
+
+        module = load_ltxv_transformer(path, operations=ops, dtype=dtype if is_gguf else stored,
+                                       attention_fn=attention_fn, device=offload_device)
+    elif is_gguf:
+        from ..ltx2_core.gguf.loader import load_transformer_gguf
+
+        module = load_transformer_gguf(path, operations=ops, dtype=dtype, attention_fn=attention_fn, device=offload_device)
+    else:
+        from ..ltx2_core.transformer import load_transformer
+
+        module = load_transformer(path, operations=ops, dtype=stored, attention_fn=attention_fn, device=offload_device)
     module.eval()
     patcher = host.wrap(module, load_device, offload_device)
     network = host.Network(patcher, "transformer", dtype, config=getattr(module, "config", None),
-                           weight_budget_bytes=int(float(budget_gb) * 2**30))
+                           weight_budget_bytes=int(float(budget_gb) * 2**30), family=kind)
     host.log_packed(network, f"from {os.path.basename(path)}")
+    logging.info("LTX2: %s transformer from %s", family.NAMES[kind], os.path.basename(path))
     return network
 
 
 def load_video_vae_network(path: str) -> host.Network:
-    from ..ltx2_core.video_vae import load_video_vae
-
+    """The video VAE of either family (detected from the file), tagged with its family."""
+    names, metadata = family.read_names(path)
+    kind = family.vae_family(names, metadata)
     load_device, offload_device = host.devices("vae")
     dtype = host.compute_dtype("vae", load_device)
-    module = load_video_vae(path, operations=host.operations(dtype, dtype, load_device), dtype=dtype,
-                            device=offload_device)
+    ops = host.operations(dtype, dtype, load_device)
+    if kind == family.LTXV:
+        from ..ltx2_core.ltxv import load_ltxv_vae
+
+        module = load_ltxv_vae(path, operations=ops, dtype=dtype, device=offload_device)
+    else:
+        from ..ltx2_core.video_vae import load_video_vae
+
+        module = load_video_vae(path, operations=ops, dtype=dtype, device=offload_device)
     module.eval()
     return host.Network(host.wrap(module, load_device, offload_device), "video_vae", dtype,
-                        config=getattr(module, "config", None))
+                        config=getattr(module, "config", None), family=kind)
 
 
 def load_audio_networks(path: str) -> AudioModels:
     """Audio VAE and vocoder from one file (monolith or audio-only); the vocoder runs in float32."""
     from ..ltx2_core.audio import load_audio_vae, load_vocoder
+    from ..ltx2_core.errors import CheckpointError
 
+    names, metadata = family.read_names(path)
+    if family.transformer_family(names, metadata) == family.LTXV or (
+            not any(k.startswith("audio_vae.") for k in names) and family.vae_family(names, metadata) == family.LTXV):
+        raise CheckpointError(f"{os.path.basename(path)} is an LTX-Video 0.9.x file: LTX-Video makes video only and "
+                              "has no audio VAE. Remove 'LTX2 Load Audio VAE' / 'LTX2 Audio Decode' from the graph.")
     load_device, offload_device = host.devices("vae")
     ops = host.operations(torch.float32, torch.float32, load_device)
     vae = load_audio_vae(path, operations=ops, dtype=torch.float32, device=offload_device).eval()
@@ -106,6 +132,21 @@ def _budget_input():
                           tooltip=BUDGET_TOOLTIP)
 
 
+def check_gemma_inputs(gemma_path: str, ckpt_path: str) -> None:
+    """One line when the Gemma loader is given a T5 file or an LTX-Video checkpoint (both need the T5 loader)."""
+    from ..ltx2_core.errors import CheckpointError
+    from ..ltx2_core.text.t5.detect import is_t5_checkpoint
+
+    names, _ = family.read_names(gemma_path)
+    if is_t5_checkpoint(names):
+        raise CheckpointError(f"{os.path.basename(gemma_path)} is a T5 text encoder (LTX-Video's): load it with "
+                              "'LTX2 Load T5 Text Encoder'; 'LTX2 Load Text Encoder' loads Gemma 3 for LTX-2.")
+    names, metadata = family.read_names(ckpt_path)
+    if family.transformer_family(names, metadata) == family.LTXV:
+        raise CheckpointError(f"{os.path.basename(ckpt_path)} is an LTX-Video 0.9.x checkpoint, which uses T5, not "
+                              "Gemma: load its text encoder with 'LTX2 Load T5 Text Encoder'.")
+
+
 class LTX2CheckpointLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -113,10 +154,11 @@ class LTX2CheckpointLoader(io.ComfyNode):
             node_id="LTX2CheckpointLoader",
             display_name="LTX2 Load Checkpoint",
             category=CATEGORY,
-            description="Loads an all-in-one LTX-2 / LTX-2.3 checkpoint: transformer, video VAE and audio VAE + vocoder.",
+            description="Loads an all-in-one checkpoint: LTX-2 / LTX-2.3 (transformer, video VAE, audio VAE + vocoder) "
+                        "or LTX-Video 0.9.x (transformer and video VAE; no audio). The family is read from the file.",
             inputs=[
                 io.Combo.Input("ckpt_name", options=host.model_files("checkpoints"),
-                               tooltip="All-in-one LTX-2 checkpoint from the 'checkpoints' folder."),
+                               tooltip="All-in-one LTX-2 or LTX-Video checkpoint from the 'checkpoints' folder."),
                 io.Combo.Input("weight_dtype", options=list(host.WEIGHT_DTYPES), default="default",
                                tooltip=WEIGHT_DTYPE_TOOLTIP),
                 _budget_input(),
@@ -128,8 +170,10 @@ class LTX2CheckpointLoader(io.ComfyNode):
     @classmethod
     def execute(cls, ckpt_name, weight_dtype="default", gpu_weight_budget_gb=0.0):
         path = host.model_path("checkpoints", ckpt_name)
-        return io.NodeOutput(load_transformer_network(path, weight_dtype, gpu_weight_budget_gb),
-                             load_video_vae_network(path), load_audio_networks(path))
+        model = load_transformer_network(path, weight_dtype, gpu_weight_budget_gb)
+        # LTX-Video is video only: its audio_vae output is None (the audio nodes refuse it in one line).
+        audio = load_audio_networks(path) if model.family == family.LTX2 else None
+        return io.NodeOutput(model, load_video_vae_network(path), audio)
 
 
 class LTX2TransformerLoader(io.ComfyNode):
@@ -139,7 +183,8 @@ class LTX2TransformerLoader(io.ComfyNode):
             node_id="LTX2TransformerLoader",
             display_name="LTX2 Load Transformer",
             category=CATEGORY,
-            description="Loads only the LTX-2 transformer (safetensors or GGUF) from 'diffusion_models'.",
+            description="Loads only the transformer (safetensors or GGUF) from 'diffusion_models': LTX-2 or LTX-Video "
+                        "0.9.x, read from the file.",
             inputs=[
                 io.Combo.Input("model_name", options=host.model_files("diffusion_models", host.SAFETENSORS + host.GGUF),
                                tooltip="Transformer file (.safetensors or quantized .gguf) in 'diffusion_models'."),
@@ -181,6 +226,7 @@ class LTX2TextEncoderLoader(io.ComfyNode):
 
         gemma_path = host.model_path("text_encoders", text_encoder_name)
         ckpt_path = host.model_path("checkpoints", ckpt_name)
+        check_gemma_inputs(gemma_path, ckpt_path)
         load_device, offload_device = host.devices("text", device)
         dtype = host.compute_dtype("text", load_device)
         if gemma_path.lower().endswith(".gguf"):
@@ -216,7 +262,8 @@ class LTX2VideoVAELoader(io.ComfyNode):
             node_id="LTX2VideoVAELoader",
             display_name="LTX2 Load Video VAE",
             category=CATEGORY,
-            description="Loads the LTX-2 video VAE from a file in 'vae' (VAE-only or an all-in-one checkpoint).",
+            description="Loads the video VAE from a file in 'vae' (VAE-only or an all-in-one checkpoint): LTX-2 or "
+                        "LTX-Video 0.9.0 / 0.9.1 / 0.9.5+, read from the file.",
             inputs=[io.Combo.Input("vae_name", options=host.model_files("vae"),
                                    tooltip="Video VAE file in the 'vae' folder.")],
             outputs=[VideoVAE.Output(display_name="video_vae")],
@@ -252,7 +299,8 @@ class LTX2LatentUpscalerLoader(io.ComfyNode):
             node_id="LTX2LatentUpscalerLoader",
             display_name="LTX2 Load Latent Upscaler",
             category=CATEGORY,
-            description="Loads an LTX-2 latent upsampler (spatial x2 / x1.5 or temporal x2).",
+            description="Loads a latent upsampler (spatial x2 / x1.5 or temporal x2): LTX-2 or LTX-Video 0.9.7 / 0.9.8 "
+                        "(same architecture, usable with either family's VAE).",
             inputs=[io.Combo.Input("model_name", options=host.model_files(host.UPSCALER_FOLDER),
                                    tooltip="Upsampler file in 'latent_upscale_models'.")],
             outputs=[Upscaler.Output(display_name="upscaler")],
@@ -268,7 +316,7 @@ class LTX2LatentUpscalerLoader(io.ComfyNode):
         module = load_latent_upsampler(path, operations=host.operations(stored_dtype(path), dtype, load_device),
                                        dtype=dtype, device=offload_device).eval()
         return io.NodeOutput(host.Network(host.wrap(module, load_device, offload_device), "upsampler", dtype,
-                                          getattr(module, "config", None)))
+                                          getattr(module, "config", None), family=family.ANY))
 
 
 class LTX2LoraLoader(io.ComfyNode):

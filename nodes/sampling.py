@@ -8,9 +8,9 @@ from comfy_api.latest import io
 
 from ..ltx2_core.pipeline.sampler import SAMPLERS
 from ..ltx2_core.validation import MAX_CFG, MAX_GUIDANCE_SCALE, MAX_STEPS, SEED_LIMIT
-from . import host, params, speed
+from . import family, host, params, speed
 from .conditioning import resolve_items
-from .types import AVLatent, Conditioning, Guider, Model
+from .types import AVLatent, Conditioning, Guider, ImageCondition, Model, T5Context
 
 CATEGORY = "LTX2/sampling"
 SCHEDULES = ("dev", "distilled", "stage2")
@@ -165,6 +165,19 @@ def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview
                                audio=result.audio.to(out, torch.float32))
 
 
+def check_ltx2_inputs(conditioning, latent) -> None:
+    """One line for LTX-Video inputs given to an LTX-2 model (T5 prompts, an LTX-Video VAE's image)."""
+    from ..ltx2_core.errors import InputError
+
+    if isinstance(conditioning.positive, T5Context):
+        raise InputError("An LTX-2 model needs Gemma prompts: encode them with 'LTX2 Text Encode' connected to "
+                         "'LTX2 Load Text Encoder' (T5 is LTX-Video's text encoder).")
+    for item in latent.items:
+        if isinstance(item, ImageCondition):
+            family.require(item.vae, family.LTX2, "The image conditioning's VAE",
+                           "connect the VAE of the LTX-2 checkpoint to the conditioning node.")
+
+
 class LTX2Sampler(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -172,8 +185,9 @@ class LTX2Sampler(io.ComfyNode):
             node_id="LTX2Sampler",
             display_name="LTX2 Sampler",
             category=CATEGORY,
-            description="Denoises the audio-video latent. Shows progress and a live latent preview; Cancel stops it "
-                        "between steps.",
+            description="Denoises the latent with the connected model: audio + video for LTX-2, video only for "
+                        "LTX-Video 0.9.x (sigmas from 'LTX2 LTX-Video Scheduler'). Shows progress and a live latent "
+                        "preview; Cancel stops it between steps.",
             inputs=[
                 Model.Input("model", tooltip="Transformer (optionally with LoRAs)."),
                 Conditioning.Input("conditioning", tooltip="Encoded prompts from 'LTX2 Text Encode'."),
@@ -195,4 +209,9 @@ class LTX2Sampler(io.ComfyNode):
         from ..ltx2_core.validation import check_seed
 
         check_seed(seed)
+        if model.family == family.LTXV:
+            from .ltxv_sampling import sample_ltxv
+
+            return io.NodeOutput(sample_ltxv(model, conditioning, guider, sigmas, latent, seed, sampler, preview))
+        check_ltx2_inputs(conditioning, latent)
         return io.NodeOutput(sample(model, conditioning, guider, sigmas, latent, seed, sampler, preview))

@@ -3,8 +3,8 @@
 import torch
 from comfy_api.latest import io
 
-from . import host
-from .types import Conditioning, TextConditioning, TextEncoder
+from . import family, host
+from .types import Conditioning, T5Context, TextConditioning, TextEncoder
 
 CATEGORY = "LTX2/text"
 
@@ -21,6 +21,18 @@ def encode_prompts(encoder: host.Network, prompts):
     return host.to_device(context, host.intermediate_device())
 
 
+def encode_t5_prompts(encoder: host.Network, prompts) -> T5Context:
+    """T5 states (B, L, 4096) and mask (B, L) of the prompts, on the intermediate device."""
+    from ..ltx2_core.validation import check_finite
+
+    module = host.load(encoder)
+    with torch.no_grad():
+        states, mask = module.encode(list(prompts))
+    check_finite(states, "Text encoding (T5)")
+    out = host.intermediate_device()
+    return T5Context(embeddings=states.to(out), mask=mask.to(out))
+
+
 class LTX2TextEncode(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -28,9 +40,10 @@ class LTX2TextEncode(io.ComfyNode):
             node_id="LTX2TextEncode",
             display_name="LTX2 Text Encode",
             category=CATEGORY,
-            description="Encodes the prompt (and the negative prompt used by CFG) with Gemma 3 and the LTX connectors.",
+            description="Encodes the prompt (and the negative prompt used by CFG): with Gemma 3 and the LTX connectors "
+                        "for LTX-2, with T5-XXL for LTX-Video (whichever text encoder is connected).",
             inputs=[
-                TextEncoder.Input("text_encoder", tooltip="Text encoder from 'LTX2 Load Text Encoder'."),
+                TextEncoder.Input("text_encoder", tooltip="Text encoder from 'LTX2 Load Text Encoder' (LTX-2) or 'LTX2 Load T5 Text Encoder' (LTX-Video)."),
                 io.String.Input("prompt", multiline=True, default="",
                                 tooltip="What to generate: describe the scene, the motion and the sound."),
                 io.String.Input("negative_prompt", multiline=True, default="",
@@ -41,6 +54,10 @@ class LTX2TextEncode(io.ComfyNode):
 
     @classmethod
     def execute(cls, text_encoder, prompt, negative_prompt=""):
+        if text_encoder.family == family.LTXV:
+            positive = encode_t5_prompts(text_encoder, [prompt])
+            negative = encode_t5_prompts(text_encoder, [negative_prompt])
+            return io.NodeOutput(TextConditioning(positive=positive, negative=negative))
         positive = encode_prompts(text_encoder, [prompt])
         negative = encode_prompts(text_encoder, [negative_prompt])
         return io.NodeOutput(TextConditioning(positive=positive, negative=negative))
@@ -73,6 +90,8 @@ class LTX2PromptEnhancer(io.ComfyNode):
     def execute(cls, text_encoder, prompt, mode="t2v", max_new_tokens=512, temperature=0.7, seed=10):
         from ..ltx2_core.text.generate import enhance_prompt
 
+        family.require(text_encoder, family.LTX2, "LTX2 Prompt Enhancer",
+                       "T5 cannot write text; write the detailed prompt yourself in 'LTX2 Text Encode'.")
         module = host.load(text_encoder)
         enhanced = enhance_prompt(module.gemma, module.tokenizer, prompt, mode=mode, max_new_tokens=max_new_tokens,
                                   temperature=temperature, seed=seed)

@@ -41,6 +41,7 @@ class AVLatentValue:
     height: int
     items: Tuple[Any, ...] = field(default_factory=tuple)
     audio_items: Tuple[Any, ...] = field(default_factory=tuple)
+    family: str = "any"  # set by the sampler: "ltx-2" or "ltx-video" (video only: `audio` is not used)
 
     def with_items(self, *items) -> "AVLatentValue":
         return replace(self, items=self.items + tuple(items))
@@ -75,3 +76,11 @@ class ImageCondition:
     frame_index: int = 0
     strength: float = 1.0
     mode: str = "auto"
+
+
+@dataclass(frozen=True)
+class T5Context:
+    """An LTX-Video prompt encoding: T5 states (B, L, 4096) and their mask (B, L), 1 = real token or EOS."""
+
+    embeddings: torch.Tensor
+    mask: torch.Tensor

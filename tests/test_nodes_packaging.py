@@ -8,6 +8,8 @@ import tomllib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_FILES = ("loaders", "text", "latent", "conditioning", "sampling", "decode", "speed")
+# LTX-Video nodes: their own files, in the categories of the shared ones (LTX2/loaders, LTX2/sampling).
+LTXV_NODE_FILES = {"ltxv": "LTX2/loaders", "ltxv_sampling": "LTX2/sampling"}
 
 
 def test_pack_entry_outside_comfyui_registers_nothing():
@@ -38,7 +40,7 @@ def test_pyproject_matches_requirements():
 def schemas():
     """(node_id, category, inputs without tooltip) of every io.Schema(...) call in nodes/*.py."""
     found = []
-    for name in NODE_FILES:
+    for name in NODE_FILES + tuple(LTXV_NODE_FILES):
         tree = ast.parse(open(os.path.join(REPO, "nodes", name + ".py")).read())
         # Inputs built by a module-level helper count as tooltipped when the helper passes a tooltip.
         helpers = {f.name for f in tree.body if isinstance(f, ast.FunctionDef) and "tooltip=" in ast.unparse(f)}
@@ -75,6 +77,9 @@ def test_every_node_id_prefixed_tooltipped_and_registered():
                 categories[name] = node.value.value
     assert all(value == f"LTX2/{name}" for name, value in categories.items()), categories
     assert len(categories) == len(NODE_FILES)
+    for node_id, module, category, _ in found:
+        if module in LTXV_NODE_FILES:
+            assert category in ("CATEGORY", LTXV_NODE_FILES[module]), (node_id, category)
 
 
 def test_nodes_use_only_stable_comfy_surface():

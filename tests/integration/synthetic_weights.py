@@ -15,6 +15,7 @@ so key names are the official ones (the parity tests check ours equal ltx-core's
   diffusion_models/ltx-2-19b-dev-Q4_K_M.gguf    the transformer, Q8_0/Q4_0-quantized GGUF (arch ltxv)
   loras/ltx-2-test-lora.safetensors             official (PEFT) LoRA on three layers, rank 4
   input/example.png, first_frame.png, last_frame.png, speech.wav
+  and the LTX-Video 0.9.x files of synthetic_ltxv.py
 """
 
 import copy
@@ -262,8 +263,10 @@ def write_models(models_dir, input_dir):
     write_gguf(path("diffusion_models", "gguf"), parts["transformer"], {"transformer": TRANSFORMER})
     save_file(lora_state(parts["transformer"]), path("loras", "lora"))
     write_inputs(input_dir)
-    return {role: path(folder, role) for role, folder in (("lora", "loras"),
+    from synthetic_ltxv import write_ltxv_models
+
+    return {**write_ltxv_models(models_dir), **{role: path(folder, role) for role, folder in (("lora", "loras"),
         ("checkpoint", "checkpoints"), ("checkpoint_distilled", "checkpoints"), ("gemma", "text_encoders"),
         ("gemma_gguf", "text_encoders"),
         ("video_vae", "vae"), ("audio_vae", "vae"), ("upscaler", "latent_upscale_models"),
-        ("gguf", "diffusion_models"))}
+        ("gguf", "diffusion_models"))}}

@@ -12,7 +12,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 WORKFLOWS = os.path.join(REPO, "workflows")
 RECORDED = os.path.join(REPO, "tests", "data", "object_info.json")
 # Combo inputs whose options are the user's files: their option lists are not recorded.
-FILE_INPUTS = {"ckpt_name", "model_name", "text_encoder_name", "vae_name", "lora_name", "image", "audio"}
+FILE_INPUTS = {"ckpt_name", "model_name", "text_encoder_name", "t5_name", "vae_name", "lora_name", "image", "audio"}
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 # Frontend-only nodes that never reach the server.
 UI_ONLY = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
