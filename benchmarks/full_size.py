@@ -167,6 +167,17 @@ def weight_bytes(model: torch.nn.Module) -> int:
     return total
 
 
+def file_tensor_bytes(file) -> int:
+    """Bytes of a GGUFFile's tensor data (alignment padding excluded)."""
+    from ltx2_core.gguf import dequant
+
+    total = 0
+    for info in file.infos.values():
+        _, block, type_size = dequant.GGML_TYPES[info.qtype]
+        total += int(torch.Size(info.shape).numel()) // block * type_size
+    return total
+
+
 # Models and inputs -----------------------------------------------------------------------------------
 
 
@@ -235,7 +246,7 @@ def phase_load(args) -> dict:
     path = os.path.join(args.cache, FILES["transformer"])
     (file, model), seconds = _timed(lambda: load_transformer_file(path))
     after_load = memory()
-    tensor_bytes = sum(os.path.getsize(path) - file.data_start for _ in [0])
+    tensor_bytes = file_tensor_bytes(file)
     video, audio = step_inputs(args.tiny, args.seed)
     with torch.inference_mode():
         _, forward_s = _timed(lambda: model(video, audio))
@@ -409,7 +420,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             os.remove(os.path.join(args.cache, FILES[what] + ".sample"))
         print(json.dumps(results["write_sample"]))
         return 0
-    if "write" in phases or any(not os.path.exists(os.path.join(args.cache, f)) for f in FILES.values()):
+    if "write" in phases:
         results["write"] = write_files(args.cache, args.tiny, args.seed, which=args.write.split(","))
     for phase in phases:
         if phase == "write":
