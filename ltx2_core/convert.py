@@ -40,6 +40,7 @@ MIN_QUANT_ELEMENTS = 1024
 HIGH_PRECISION_KEYS = ("scale_shift_table",)
 _FILE_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_1": 3, "Q5_0": 8, "Q5_1": 9}
 _FLOAT_OUT = {torch.float32: ("F32", np.float32), torch.float16: ("F16", np.float16), torch.bfloat16: ("BF16", None)}
+Plan = List[Tuple[str, str, str, Tuple[int, ...]]]  # (source key, gguf name, type, shape)
 
 
 def _detect(keys_: List[str]) -> str:
@@ -126,7 +127,11 @@ def _gemma_fields(writer, shapes: Dict[str, Tuple[int, ...]], source_dir: str) -
     config_path = os.path.join(source_dir, "config.json")
     if os.path.isfile(config_path):
         base = GemmaConfig.from_json_file(config_path)
-    cfg = GemmaConfig.from_state_dict(meta, base=base)
+    _gemma_fields_from_config(writer, GemmaConfig.from_state_dict(meta, base=base))
+
+
+def _gemma_fields_from_config(writer, cfg) -> None:
+    """llama.cpp `gemma3.*` fields of a GemmaConfig."""
     arch = keys.GEMMA_ARCH
     writer.add_uint32(f"{arch}.block_count", cfg.num_layers)
     writer.add_uint32(f"{arch}.context_length", 131072)
@@ -158,7 +163,7 @@ def convert(
     source = _Source(src)
     names = source.weight_keys()
     arch = _detect(names)
-    plan: List[Tuple[str, str, str, Tuple[int, ...]]] = []  # (source key, gguf name, type, shape)
+    plan: Plan = []
     if arch == keys.LTXV_ARCH:
         has_prefix = any(k.startswith(keys.LTX_PREFIX) for k in names)
         mapped = [(k, keys.ltx_key_from_source(k, has_prefix)) for k in names]
@@ -193,6 +198,25 @@ def convert(
             model = source.handle.get_tensor("spiece_model").to(torch.uint8).numpy().tobytes()
         if model is not None:
             _tokenizer_fields(writer, model)
+    def tensor_of(key: str, name: str, kind: str, shape: Tuple[int, ...]) -> torch.Tensor:
+        tensor = source.tensor(key)
+        if kind not in ("BF16", "F16"):
+            tensor = tensor.to(torch.float32)
+        if arch == keys.GEMMA_ARCH and name.endswith("norm.weight"):
+            tensor = tensor.to(torch.float32) + keys.GEMMA_NORM_SHIFT
+        return tensor
+
+    return write_gguf(dst, writer, plan, tensor_of, log=log)
+
+
+
+def write_gguf(dst: str, writer, plan: Plan, tensor_of: Callable[[str, str, str, Tuple[int, ...]], torch.Tensor],
+               *, log: Optional[Callable[[str], None]] = None) -> Dict[str, int]:
+    """Declare every tensor of `plan` in `writer` (a `gguf.GGUFWriter(path=None)` holding the metadata),
+    then write `dst` atomically, streaming: each tensor is asked of `tensor_of(key, name, type, shape)`,
+    encoded and written before the next one is asked for. Returns tensor counts per type."""
+    import gguf
+
     for key, name, kind, shape in plan:
         stored = shape if len(shape) <= 4 else (shape[0], int(np.prod(shape[1:])))
         if stored != shape:
@@ -212,14 +236,11 @@ def convert(
             writer.write_kv_data_to_file()
             writer.write_ti_data_to_file()
             for key, name, kind, shape in plan:
-                tensor = source.tensor(key)
-                if kind not in ("BF16", "F16"):
-                    tensor = tensor.to(torch.float32)
-                if arch == keys.GEMMA_ARCH and name.endswith("norm.weight"):
-                    tensor = tensor.to(torch.float32) + keys.GEMMA_NORM_SHIFT
+                tensor = tensor_of(key, name, kind, shape)
                 if len(shape) > 4:
                     tensor = tensor.reshape(shape[0], -1)
                 writer.write_tensor_data(_encode(tensor, kind))
+                del tensor
                 counts[kind] = counts.get(kind, 0) + 1
                 if log is not None:
                     log(f"{name:<72} {str(tuple(shape)):<20} -> {kind}")
