@@ -151,6 +151,42 @@ def native_worker(args) -> None:
             row(f"step {name}, SDPA both", t[0], t[1], "native", f"  (max rel diff {diff:.1e})")
             row(f"step {name}, defaults (native {default_name})", t[2], t[3], "native")
             del native
+    native_vae(args, comfy)
+
+
+def native_vae(args, comfy) -> None:
+    """Tiled (and whole) video VAE decode, ours vs ComfyUI's, same LTX-2-layout weights, float32."""
+    import copy
+
+    from ltx2_core.video_vae import LTX2_VAE_METADATA, TilingConfig, VideoVAE, VideoVAEConfig
+
+    meta = copy.deepcopy(LTX2_VAE_METADATA)  # ComfyUI builds the decoder at base width 128: so do we
+    meta["decoder_blocks"] = [[n, {"num_layers": 1}] if n == "res_x" else [n, p] for n, p in meta["decoder_blocks"]]
+    ours = _randomize(VideoVAE(VideoVAEConfig.from_metadata(meta), components=("decoder",)))
+    with torch.no_grad():
+        for name, buf in ours.named_buffers():
+            buf.copy_(torch.zeros_like(buf) if "mean" in name.split(".")[-1].split("-")[0] else torch.ones_like(buf))
+    state = {k: v.contiguous() for k, v in ours.state_dict().items()}
+    native_meta = dict(meta, dims=3, spatial_padding_mode=meta["decoder_spatial_padding_mode"])
+    native = comfy.sd.VAE(sd=state, metadata={"config": json.dumps({"vae": native_meta})})
+    frames, height, width = (9, 64, 64) if args.smoke else (17, 192, 256)
+    z = torch.randn(1, meta["latent_channels"], 1 + (frames - 1) // 8, height // 32, width // 32,
+                    generator=torch.Generator().manual_seed(3))
+    tile_px, overlap_px = (64, 32) if args.smoke else (128, 64)
+    tiling = TilingConfig(tile_size_px=tile_px, tile_overlap_px=overlap_px, chunk_frames=None)
+    print(f"native VAE: LTX-2 decoder layout (one res block per stage), float32, {width}x{height}x{frames} px, "
+          f"tiles {tile_px} px / overlap {overlap_px} px (native: tile {tile_px // 32} / overlap "
+          f"{overlap_px // 32} latent)")
+    with torch.inference_mode():
+        whole_ours = ours.decode(z).float()
+        whole_native = native.decode(z).float().movedim(-1, 1)  # (B, F, H, W, 3) -> (B, 3, F, H, W) in [0, 1]
+        diff = (whole_ours.clamp(-1, 1).add(1).div(2) - whole_native).abs().max().item()
+        t = best_times([lambda: ours.decode(z, tiling=tiling),
+                        lambda: native.decode_tiled(z, tile_x=tile_px // 32, tile_y=tile_px // 32,
+                                                    overlap=overlap_px // 32),
+                        lambda: ours.decode(z), lambda: native.decode(z)], args.repeats)
+    row("VAE tiled decode", t[0], t[1], "native")
+    row("VAE whole decode", t[2], t[3], "native", f"  (max |diff| whole {diff:.1e})")
 
 
 def native_rows(args) -> None:
@@ -195,12 +231,12 @@ def gguf_forward_rows(args) -> None:
     from ltx2_core.transformer import LTX2Transformer, TransformerConfig
 
     print("\n# GGUF forward vs bf16 (ours; overhead = x - 1 with x = gguf / bf16 here)")
-    heads, layers, tokens = (2, 1, 32) if args.smoke else (16, 2, 512)
+    heads, layers, tokens = (2, 1, 32) if args.smoke else (16, 2, 4096)  # full-size-like tokens per weight
     config = TransformerConfig.ltx23_22b(num_layers=layers, heads=heads, head_dim=64,
                                          cross_attention_dim=heads * 64, audio_heads=heads // 2, audio_head_dim=64,
                                          audio_cross_attention_dim=heads * 32)
     model = _randomize(LTX2Transformer(config)).to(torch.bfloat16)
-    video, audio = _av_inputs(config, tokens, tokens // 8, 32, torch.bfloat16)
+    video, audio = _av_inputs(config, tokens, tokens // 32, 32, torch.bfloat16)
     with tempfile.TemporaryDirectory() as folder:
         src = os.path.join(folder, "model.safetensors")
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, src,
