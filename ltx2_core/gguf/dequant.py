@@ -9,7 +9,8 @@ cast to the compute dtype happens last.
 Speed (CPU, where this is memory-bound): bit fields are cut from int64 words 8 bytes at a time, strided
 gathers use the widest integer element the block layout allows, field groups are concatenated as float64
 (bit moves only, ATen's fast cat path), int8 / uint8 values are converted and scaled in a cache-sized
-float32 scratch so only the last operation streams into the output, and large CPU outputs and scratch
+float32 scratch so only the last operation streams into the output (for a bf16 / fp16 output that is the
+cast copy: an fp32 arithmetic op writing another dtype leaves ATen's vectorized path), and large CPU outputs and scratch
 come from numpy allocations, which the kernel backs with transparent huge pages (far fewer page faults).
 
 Layouts (QK_K = 256 values per super-block, little-endian fp16 scales `d`/`dmin`):
@@ -234,7 +235,12 @@ def _affine(q: torch.Tensor, scale: torch.Tensor, out: torch.Tensor, ws: _Scratc
     """
     work = q if q.dtype == torch.float32 else ws.get("work", q.shape, torch.float32).copy_(q)
     out = out.view(q.shape)
-    if offset is None:
+    if out.dtype != torch.float32:  # an fp32 op writing another dtype takes ATen's slow casting loop
+        work.mul_(scale)
+        if offset is not None:
+            work.sub_(offset) if subtract else work.add_(offset)
+        out.copy_(work)
+    elif offset is None:
         torch.mul(work, scale, out=out)
     elif subtract:
         torch.sub(work.mul_(scale), offset, out=out)
@@ -268,7 +274,7 @@ def _dq_q5_1(blocks: torch.Tensor, out: torch.Tensor, ws: _Scratch) -> None:
 
 
 def _dq_q8_0(blocks: torch.Tensor, out: torch.Tensor, ws: _Scratch) -> None:
-    q = _bytes(blocks, 2, 34, ws, "q8").view(torch.int8)  # gathered as int16, then converted contiguously
+    q = blocks[:, 2:34].view(torch.int8)  # converted to float32 straight from the strided bytes (one pass)
     _affine(q, _f16(blocks, 0), out, ws)
 
 
@@ -457,10 +463,5 @@ def dequantize(
     for start in range(0, blocks.shape[0], step):
         chunk = blocks[start:start + step]
         target = out[start:start + step]
-        if dtype == torch.float32:
-            kernel(chunk, target, ws)
-        else:
-            staged = ws.get("stage", target.shape, torch.float32)
-            kernel(chunk, staged, ws)
-            target.copy_(staged)
+        kernel(chunk, target, ws)
     return out.view(shape)
