@@ -2,7 +2,8 @@
 
 from .config import LTX2_VAE_METADATA, LTX23_VAE_METADATA, BlockSpec, VideoVAEConfig
 from .loader import load_video_vae
-from .model import PerChannelStatistics, VideoVAE
+from .model import VideoVAE
+from .shell import PerChannelStatistics
 from .tiling import TilingConfig
 
 __all__ = [

@@ -17,6 +17,30 @@ Source = Union[str, os.PathLike, Mapping[str, torch.Tensor]]
 STATISTICS_DTYPE = torch.float32  # the latent statistics stay in float32 whatever the weights' dtype
 
 
+def wanted_components(present: Sequence[str], components: Optional[Sequence[str]], what: str, noun: str) -> tuple:
+    """The halves to build: `components`, default all the file holds; one line when one is missing."""
+    wanted = tuple(components) if components is not None else tuple(present)
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise CheckpointError(f"{what} has no {noun} {' or '.join(missing)} weights; load a file that contains them.")
+    return wanted
+
+
+def component_state(names: Mapping[str, str], wanted: Sequence[str], source, checkpoint, dtype, device) -> dict:
+    """Our name -> tensor for the wanted halves and the latent statistics, read once, cast (statistics float32)
+    and moved; `checkpoint` is the opened file, or None when `source` is a state dict."""
+    names = {n: k for n, k in names.items() if n.split(".", 1)[0] in tuple(wanted) + ("per_channel_statistics",)}
+    loaded = source if checkpoint is None else checkpoint.load(names.values())
+    state = {}
+    for name, key in names.items():
+        tensor = loaded[key]
+        target = STATISTICS_DTYPE if name.startswith("per_channel_statistics.") else dtype
+        if target is not None and tensor.is_floating_point():
+            tensor = tensor.to(dtype=target)
+        state[name] = tensor.to(device=device)
+    return state
+
+
 def _resolve_config(config: Any, metadata: Optional[dict], shapes: Mapping[str, tuple]) -> VideoVAEConfig:
     if isinstance(config, VideoVAEConfig):
         return config
@@ -55,7 +79,7 @@ def load_video_vae(
         metadata = checkpoint.config_metadata()
         what = checkpoint.name
     elif isinstance(source, Mapping):
-        all_shapes = {k: logical_shape(v) for k, v in source.items()}
+        checkpoint, all_shapes = None, {k: logical_shape(v) for k, v in source.items()}
         what = "the given state dict"
     else:
         raise CheckpointError(f"load_video_vae needs a safetensors path or a state dict, got {type(source).__name__}.")
@@ -67,26 +91,9 @@ def load_video_vae(
         )
     names = select(all_shapes, prefix)
     shapes = {name: all_shapes[key] for name, key in names.items()}
-    present = components_present(shapes)
-    wanted = tuple(components) if components is not None else present
-    missing = [c for c in wanted if c not in present]
-    if missing:
-        raise CheckpointError(
-            f"{what} has no video VAE {' or '.join(missing)} weights; load a file that contains them."
-        )
+    wanted = wanted_components(components_present(shapes), components, what, "video VAE")
     cfg = _resolve_config(config, metadata, shapes)
-    names = {n: k for n, k in names.items() if n.split(".", 1)[0] in wanted + ("per_channel_statistics",)}
-    if isinstance(source, Mapping):
-        tensors = {name: source[key] for name, key in names.items()}
-    else:
-        loaded = checkpoint.load(names.values())
-        tensors = {name: loaded[key] for name, key in names.items()}
-    state = {}
-    for name, tensor in tensors.items():
-        target = STATISTICS_DTYPE if name.startswith("per_channel_statistics.") else dtype
-        if target is not None and tensor.is_floating_point():
-            tensor = tensor.to(dtype=target)
-        state[name] = tensor.to(device=device)
+    state = component_state(names, wanted, source, checkpoint, dtype, device)
     model = VideoVAE(cfg, operations=operations, device="meta", dtype=dtype, components=wanted)
     load_strict(model, state, f"LTX video VAE ({', '.join(wanted)})")
     return model.eval()

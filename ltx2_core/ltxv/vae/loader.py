@@ -9,13 +9,13 @@ import torch
 from ...checkpoint import load_strict, logical_shape
 from ...checkpoint_source import open_checkpoint
 from ...errors import CheckpointError
+from ...video_vae.loader import component_state, wanted_components
 from .config import PRESETS, LTXVVAEConfig
 from .keys import (components_present, detect_config, diffusers_names, expected_shapes, find_prefix,
                    is_diffusers, select)
 from .model import LTXVVideoVAE
 
 Source = Union[str, os.PathLike, Mapping[str, torch.Tensor]]
-STATISTICS_DTYPE = torch.float32
 TIMESTEP_KEY = "decoder.timestep_scale_multiplier"
 
 
@@ -81,23 +81,8 @@ def load_ltxv_vae(
         elif "decoder" in components_present(names):
             # The keys decide: official 0.9.0 metadata omits the flag (default False), later ones set it.
             cfg = cfg.with_(timestep_conditioning=TIMESTEP_KEY in names)
-    present = components_present(names)
-    wanted = tuple(components) if components is not None else present
-    missing = [c for c in wanted if c not in present]
-    if missing:
-        raise CheckpointError(f"{what} has no LTX-Video VAE {' or '.join(missing)} weights; load a file that has them.")
-    names = {n: k for n, k in names.items() if n.split(".", 1)[0] in wanted + ("per_channel_statistics",)}
-    if checkpoint is None:
-        tensors = {n: source[k] for n, k in names.items()}
-    else:
-        loaded = checkpoint.load(names.values())
-        tensors = {n: loaded[k] for n, k in names.items()}
-    state = {}
-    for name, tensor in tensors.items():
-        target = STATISTICS_DTYPE if name.startswith("per_channel_statistics.") else dtype
-        if target is not None and tensor.is_floating_point():
-            tensor = tensor.to(dtype=target)
-        state[name] = tensor.to(device=device)
+    wanted = wanted_components(components_present(names), components, what, "LTX-Video VAE")
+    state = component_state(names, wanted, source, checkpoint, dtype, device)
     model = LTXVVideoVAE(cfg, operations=operations, device="meta", dtype=dtype, components=wanted)
     load_strict(model, state, f"LTX-Video {cfg.version} VAE ({', '.join(wanted)})")
     return model.eval()

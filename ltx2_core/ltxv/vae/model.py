@@ -1,84 +1,33 @@
 """`LTXVVideoVAE`: the LTX-Video causal VAE with its per-channel latent statistics, the denoising
 decode of 0.9.1+, and tiled / frame-chunked decode and encode (the LTX-2 tiling, `video_vae.tiling`)."""
 
-from typing import Iterator, Optional, Sequence, Union
+from typing import Iterator, Optional, Union
 
 import torch
-from torch import nn
 
 from ...errors import InputError
-from ...video_vae.model import PerChannelStatistics
+from ...video_vae.shell import VAEShell
 from ...video_vae.tiling import TilingConfig, decode_chunks, encode_tiled
-from .config import DECODE_NOISE_SCALE, DECODE_TIMESTEP, LTXVVAEConfig
+from .config import DECODE_NOISE_SCALE, DECODE_TIMESTEP
 from .decoder import LTXVDecoder
 from .encoder import LTXVEncoder
 
-COMPONENTS = ("encoder", "decoder")
 Number = Union[None, float, torch.Tensor]
 
 
-class LTXVVideoVAE(nn.Module):
+class LTXVVideoVAE(VAEShell):
     """Pixels (B, 3, 1+8k, 32h, 32w) in [-1, 1] <-> normalized latent (B, 128, 1+k, h, w).
 
     Normalization: z_n = (z - mean-of-means) / std-of-means per channel (official `vae_per_channel_normalize`).
     """
 
-    def __init__(self, config: LTXVVAEConfig, *, operations=torch.nn, device=None, dtype=None,
-                 components: Sequence[str] = COMPONENTS) -> None:
-        super().__init__()
-        if not components or set(components) - set(COMPONENTS):
-            raise InputError(f"LTXVVideoVAE components must be a non-empty subset of {COMPONENTS}, got {components!r}.")
-        self.config = config
-        self.components = tuple(c for c in COMPONENTS if c in components)
-        kw = dict(operations=operations, device=device, dtype=dtype)
-        self.encoder = LTXVEncoder(config, **kw) if "encoder" in components else None
-        self.decoder = LTXVDecoder(config, **kw) if "decoder" in components else None
-        self.per_channel_statistics = PerChannelStatistics(config.latent_channels, device=device, dtype=dtype)
+    NAME, ENCODER, DECODER = "LTX-Video VAE", LTXVEncoder, LTXVDecoder
 
     @property
     def version(self) -> str:
         return self.config.version
 
-    @property
-    def temporal_compression(self) -> int:
-        return self.config.temporal_compression
-
-    @property
-    def spatial_compression(self) -> int:
-        return self.config.spatial_compression
-
-    @property
-    def latent_channels(self) -> int:
-        return self.config.latent_channels
-
-    def normalize_latent(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.per_channel_statistics.normalize(latent)
-
-    def unnormalize_latent(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.per_channel_statistics.un_normalize(latent)
-
-    def latent_shape(self, frames: int, height: int, width: int) -> tuple:
-        """(C, F', H', W') of the latent of a clip of this pixel size (validated)."""
-        self._check_size(frames, height, width)
-        t, s = self.temporal_compression, self.spatial_compression
-        return (self.latent_channels, 1 + (frames - 1) // t, height // s, width // s)
-
     # ------------------------------------------------------------------ encode
-
-    def _check_pixels(self, pixels: torch.Tensor) -> None:
-        if self.encoder is None:
-            raise InputError("This LTX-Video VAE was loaded without its encoder; load it with the encoder to encode.")
-        if pixels.ndim != 5 or pixels.shape[1] != self.config.in_channels:
-            raise InputError(f"encode expects pixels (batch, {self.config.in_channels}, frames, height, width), "
-                             f"got {tuple(pixels.shape)}.")
-        self._check_size(*pixels.shape[2:])
-
-    def _check_size(self, frames: int, height: int, width: int) -> None:
-        t, s = self.temporal_compression, self.spatial_compression
-        if frames < 1 or (frames - 1) % t:
-            raise InputError(f"The video has {frames} frames; the LTX-Video VAE needs 1 + {t}k frames. Trim or pad it.")
-        if height < s or width < s or height % s or width % s:
-            raise InputError(f"The video is {width}x{height}; width and height must be multiples of {s}. Resize it.")
 
     def encode(self, pixels: torch.Tensor, *, tiling: Optional[TilingConfig] = None, sample: bool = False,
                generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -107,11 +56,7 @@ class LTXVVideoVAE(nn.Module):
     def _decode_inputs(self, latent: torch.Tensor, timestep: Number, noise_scale: Number,
                        generator: Optional[torch.Generator]):
         """Validate; return (latent with the decode noise mixed in, per-sample timestep or None)."""
-        if self.decoder is None:
-            raise InputError("This LTX-Video VAE was loaded without its decoder; load it with the decoder to decode.")
-        if latent.ndim != 5 or latent.shape[1] != self.latent_channels:
-            raise InputError(f"decode expects a latent (batch, {self.latent_channels}, frames, height, width), "
-                             f"got {tuple(latent.shape)}.")
+        self._check_latent(latent)
         if not self.config.timestep_conditioning:
             if timestep is not None or noise_scale is not None:
                 raise InputError(
@@ -160,12 +105,4 @@ class LTXVVideoVAE(nn.Module):
                                   tiling=tiling)
         if tiling is None:
             return next(chunks)
-        b, _, f, h, w = latent.shape
-        t, s = self.temporal_compression, self.spatial_compression
-        out, start = None, 0
-        for chunk in chunks:
-            if out is None:
-                out = chunk.new_empty(b, chunk.shape[1], 1 + (f - 1) * t, h * s, w * s)
-            out[:, :, start:start + chunk.shape[2]] = chunk
-            start += chunk.shape[2]
-        return out
+        return self._assemble(chunks, latent)
