@@ -18,13 +18,13 @@ tensors leave the resident set. "tiled" returns the whole clip (its output is co
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import time
 
 import torch
 
+from benchmarks.memory import MMAP_ENV, consume, measure, timed
 from ltx2_core.ltxv.vae import LTXVVAEConfig, LTXVVideoVAE, tiny_metadata, tiny_state_dict
 from ltx2_core.ltxv.vae.keys import diffusers_names
 from ltx2_core.video_vae import TilingConfig
@@ -32,35 +32,6 @@ from ltx2_core.video_vae import TilingConfig
 LATENT = 16
 BASE = 8
 TILING = TilingConfig(tile_size_px=None, chunk_frames=32, chunk_overlap_frames=8)
-_MMAP_ENV = "MALLOC_MMAP_THRESHOLD_"
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as handle:
-        return int(re.search(rf"{field}:\s+(\d+)", handle.read()).group(1))
-
-
-def measure(fn) -> float:
-    """Peak extra resident MiB of one call."""
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
-    before = _status_kib("VmRSS")
-    fn()
-    return (_status_kib("VmHWM") - before) / 1024
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def consume(chunks) -> int:
-    count = 0
-    for chunk in chunks:
-        count += chunk.shape[2]
-        del chunk
-    return count
 
 
 def _diffusers_kwargs(cfg: LTXVVAEConfig) -> dict:
@@ -122,7 +93,7 @@ def measure_one(version, variant, frames, size, threads) -> float:
         "dif frames": lambda: (_dif_framewise(dif, True), dif.decode(z, temb)),
     }
     with torch.no_grad():
-        return measure(calls[variant])
+        return measure(calls[variant])[1]
 
 
 def run_memory(version, frames_list, size, threads):
@@ -130,7 +101,7 @@ def run_memory(version, frames_list, size, threads):
     print(f"# LTX-Video {version} VAE decode, float32 CPU, {threads} threads, {size}x{size} px, "
           f"latent {LATENT} / base {BASE}, chunks {TILING.chunk_frames}/{TILING.chunk_overlap_frames} frames")
     print(f"{'frames':>6} {'out MiB':>8} | peak extra MiB: " + " ".join(f"{v:>10}" for v in VARIANTS))
-    env = dict(os.environ, **{_MMAP_ENV: "131072"})
+    env = dict(os.environ, **{MMAP_ENV: "131072"})
     for frames in frames_list:
         row = []
         for variant in VARIANTS:

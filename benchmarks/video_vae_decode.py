@@ -17,50 +17,17 @@ best of --repeats, ours and the oracle interleaved so both see the same machine 
 import argparse
 import copy
 import os
-import re
 import subprocess
 import sys
-import time
 
 import torch
 
+from benchmarks.memory import MMAP_ENV, consume, measure, timed
 from ltx2_core.video_vae import LTX23_VAE_METADATA, TilingConfig, VideoVAE, VideoVAEConfig
 
 LATENT = 16
 BASE = 4
 TILING = TilingConfig(tile_size_px=None, chunk_frames=32, chunk_overlap_frames=8)
-_MMAP_ENV = "MALLOC_MMAP_THRESHOLD_"
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as handle:
-        return int(re.search(rf"{field}:\s+(\d+)", handle.read()).group(1))
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def measure(fn):
-    """(seconds, peak extra resident MiB) of one call."""
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")  # reset the peak-RSS watermark
-    before = _status_kib("VmRSS")
-    start = time.perf_counter()
-    fn()
-    seconds = time.perf_counter() - start
-    return seconds, (_status_kib("VmHWM") - before) / 1024
-
-
-def consume(chunks) -> int:
-    """Take the chunks one by one and drop each, as a frame writer would; returns the frame count."""
-    count = 0
-    for chunk in chunks:
-        count += chunk.shape[2]
-        del chunk
-    return count
 
 
 def build(seed: int = 0):
@@ -150,12 +117,12 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per variant (best is reported)")
     args = parser.parse_args(argv)
-    if os.environ.get(_MMAP_ENV) is not None:
+    if os.environ.get(MMAP_ENV) is not None:
         run_memory(args.frames, args.size, args.threads)
         return
     # Memory in a child with every large allocation mmapped (freed tensors really leave the resident set);
     # timing here, with the normal allocator.
-    env = dict(os.environ, **{_MMAP_ENV: "131072"})
+    env = dict(os.environ, **{MMAP_ENV: "131072"})
     cmd = [sys.executable, "-m", "benchmarks.video_vae_decode", *(argv if argv is not None else sys.argv[1:])]
     if subprocess.call(cmd, env=env):
         raise SystemExit("the memory measurement failed")
