@@ -12,10 +12,10 @@ GPU (the paper's 768x512x121 setting, 2B sizes): `--device cuda --dtype bfloat16
 import argparse
 import statistics
 import sys
-import time
 
 import torch
 
+from benchmarks.timing import interleaved
 from ltx2_core.ltxv import LTXVTransformer, LTXVTransformerConfig, video_positions
 from ltx2_core.ltxv.transformer.tiny import random_state_dict
 
@@ -66,20 +66,8 @@ def main() -> None:
                                                                    mask)
     except ImportError:
         pass
-    wall = {name: [] for name in runs}
-    cpu = {name: [] for name in runs}
-    outputs = {}
-    with torch.inference_mode():
-        for name, run in runs.items():
-            outputs[name] = run()  # warm-up
-        for _ in range(args.repeats):
-            for name, run in runs.items():  # interleaved, so load changes hit all alike
-                start, start_cpu = time.perf_counter(), time.thread_time()
-                run()
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                wall[name].append(time.perf_counter() - start)
-                cpu[name].append(time.thread_time() - start_cpu)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    outputs, wall, cpu = interleaved(runs, args.repeats, sync)
     print(f"config: {args.layers} layers, {dim} wide ({args.heads} x {args.head_dim}), {tokens} tokens, context "
           f"{args.context}, {args.dtype} on {device}, {torch.get_num_threads()} thread(s), {args.repeats} repeats")
     for name in runs:

@@ -9,10 +9,10 @@ thread, the default), and the ratios ours / ltx-core (lower is better; target <=
 
 import argparse
 import statistics
-import time
 
 import torch
 
+from benchmarks.timing import interleaved
 from ltx2_core.transformer import LTX2Transformer, ModalityInput, TransformerConfig, audio_positions, video_positions
 
 
@@ -79,18 +79,7 @@ def main() -> None:
         "ours": lambda: ours(video, audio),
         "ltx-core 1.0.0": lambda: ref(_to_ltx(video), _to_ltx(audio), BatchedPerturbationConfig.empty(1)),
     }
-    wall = {name: [] for name in runs}
-    cpu = {name: [] for name in runs}
-    outputs = {}
-    with torch.inference_mode():
-        for name, run in runs.items():
-            outputs[name] = run()  # warm-up
-        for _ in range(args.repeats):
-            for name, run in runs.items():  # interleaved, so load changes hit both alike
-                start, start_cpu = time.perf_counter(), time.thread_time()
-                run()
-                wall[name].append(time.perf_counter() - start)
-                cpu[name].append(time.thread_time() - start_cpu)
+    outputs, wall, cpu = interleaved(runs, args.repeats)
     err = max(((a - b).abs().max() / b.abs().max()).item() for a, b in zip(outputs["ours"], outputs["ltx-core 1.0.0"]))
     print(f"config: {args.layers} layers, video {config.dim} wide ({video.latent.shape[1]} tokens), audio "
           f"{config.audio_dim} wide ({audio.latent.shape[1]} tokens), context {args.context}, float32, "
