@@ -9,13 +9,11 @@ Our names are the official ones without the `vae.` prefix (`encoder.*`, `decoder
   (`diffusers_names`), the inner renames are `DIFFUSERS_RENAMES`.
 """
 
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, Iterable, List, Mapping, Tuple
 
 from ...errors import CheckpointError
+from ...video_vae.keys import components_present
 
-PREFIXES: Tuple[str, ...] = ("vae.", "")
-PARTS: Tuple[str, ...] = ("encoder.", "decoder.", "per_channel_statistics.")
-UNUSED_STATISTICS = frozenset({"per_channel_statistics.channel", "per_channel_statistics.mean-of-stds"})
 DIFFUSERS_MARKERS = ("encoder.mid_block.", "decoder.mid_block.", "latents_mean")
 
 # (ours, diffusers) substrings inside a block, applied after the block path mapping; and whole-key renames.
@@ -82,30 +80,6 @@ def diffusers_names(config, names: Iterable[str]) -> Dict[str, str]:
 
 def is_diffusers(keys: Iterable[str]) -> bool:
     return any(marker in key for key in keys for marker in DIFFUSERS_MARKERS)
-
-
-def find_prefix(keys: Iterable[str]) -> Optional[str]:
-    """The prefix under which VAE keys are stored (official / VAE-only layouts), or None."""
-    keys = list(keys)
-    for prefix in PREFIXES:
-        if any(k.startswith(prefix + part) for k in keys for part in PARTS):
-            return prefix
-    return None
-
-
-def select(keys: Iterable[str], prefix: str) -> Dict[str, str]:
-    """Our key -> checkpoint key for the VAE keys under `prefix` (unused statistics dropped)."""
-    out = {}
-    for key in keys:
-        name = key[len(prefix):] if key.startswith(prefix) else None
-        if name is not None and name.startswith(PARTS) and name not in UNUSED_STATISTICS:
-            out[name] = key
-    return out
-
-
-def components_present(names: Iterable[str]) -> Tuple[str, ...]:
-    names = list(names)
-    return tuple(part for part in ("encoder", "decoder") if any(n.startswith(part + ".") for n in names))
 
 
 def expected_shapes(config, components) -> Dict[str, Tuple[int, ...]]:

@@ -9,10 +9,10 @@ import torch
 from ...checkpoint import load_strict, logical_shape
 from ...checkpoint_source import open_checkpoint
 from ...errors import CheckpointError
+from ...video_vae.keys import components_present, find_prefix, select
 from ...video_vae.loader import component_state, wanted_components
 from .config import PRESETS, LTXVVAEConfig
-from .keys import (components_present, detect_config, diffusers_names, expected_shapes, find_prefix,
-                   is_diffusers, select)
+from .keys import detect_config, diffusers_names, expected_shapes, is_diffusers
 from .model import LTXVVideoVAE
 
 Source = Union[str, os.PathLike, Mapping[str, torch.Tensor]]
