@@ -151,16 +151,19 @@ class Gemma4TextModel(nn.Module):
         self.norm = Gemma4RMSNorm(config.hidden_size, config.rms_norm_eps, device=device, dtype=dtype)
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, *, all_hidden_states: bool = True
+        self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, *, all_hidden_states: bool = True,
+        start_position: int = 0,
     ) -> List[torch.Tensor]:
-        """input_ids (B, T); attention_mask (B, T), 1 = real token. Returns the `num_layers + 1` hidden states
-        (B, T, hidden), or only the final normed one when `all_hidden_states` is False."""
+        """input_ids (B, T); attention_mask (B, T), 1 = real token. `start_position` is the RoPE position of the
+        first column (a cut out of a longer left-padded batch keeps its tables; `TextEncoder`'s pad-free path).
+        Returns the `num_layers + 1` hidden states (B, T, hidden), or only the final normed one when
+        `all_hidden_states` is False."""
         cfg = self.config
         h = self.embed_tokens(input_ids)  # (B, T, hidden)
         # The scale is cast to the weight dtype first (sqrt(3840) becomes 62.0 in bfloat16), as in the reference.
         h = h * torch.tensor(math.sqrt(cfg.hidden_size), dtype=h.dtype, device=h.device)
         batch, length = input_ids.shape
-        positions = torch.arange(length, device=h.device).expand(batch, length)  # (B, T)
+        positions = torch.arange(start_position, start_position + length, device=h.device).expand(batch, length)  # (B, T)
         masks = attention_masks(attention_mask, batch, length, length, cfg.sliding_window, h.device)
         tables = gemma4_rope_tables(positions, cfg, h.dtype)
         states = [h]
