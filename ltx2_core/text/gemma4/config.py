@@ -97,7 +97,7 @@ class Gemma4Config:
         A config that is not Gemma 4 raises `CheckpointError`; `gemma_version` is read from the top level."""
         model_type = config.get("model_type")
         text = metadata_section(config, "text_config", "The Gemma 4 config has no usable 'text_config' section.")
-        if model_type not in GEMMA4_MODEL_TYPES and text.get("model_type") not in GEMMA4_MODEL_TYPES:
+        if (model_type or text.get("model_type")) not in GEMMA4_MODEL_TYPES:
             raise CheckpointError(
                 f"This text encoder is model_type {model_type!r}, not Gemma 4: LTX-2.5 needs the Gemma 4 12B LTX "
                 f"text encoder ({LTX_GEMMA4_VERSION}); Gemma 3 files are for LTX-2 / LTX-2.3."

@@ -163,7 +163,8 @@ class Gemma4TextModel(nn.Module):
         # The scale is cast to the weight dtype first (sqrt(3840) becomes 62.0 in bfloat16), as in the reference.
         h = h * torch.tensor(math.sqrt(cfg.hidden_size), dtype=h.dtype, device=h.device)
         batch, length = input_ids.shape
-        positions = torch.arange(start_position, start_position + length, device=h.device).expand(batch, length)  # (B, T)
+        first = start_position
+        positions = torch.arange(first, first + length, device=h.device).expand(batch, length)  # (B, T)
         masks = attention_masks(attention_mask, batch, length, length, cfg.sliding_window, h.device)
         tables = gemma4_rope_tables(positions, cfg, h.dtype)
         states = [h]
