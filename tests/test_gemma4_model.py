@@ -128,3 +128,18 @@ def test_layer_scalar_and_attention_scale_change_the_output():
         ours.layers[2].layer_scalar.mul_(2.0)
         after = ours(ids)[-1]
     assert _rel(after, before) > 1e-3
+
+
+def test_kv_cache_greedy_generation_matches_transformers_full_recompute():
+    from ltx2_core.text.generate import generate_ids
+
+    ref, ours = _pair(torch.float64, seed=5)
+    prompt = torch.randint(3, 512, (1, 5))
+    new = generate_ids(ours, prompt, 9, stop_ids=())  # KV cache, one token per step
+    ids = prompt
+    with torch.no_grad():
+        for _ in range(9):
+            last = ref(input_ids=ids).last_hidden_state[:, -1]  # (1, hidden): full recompute
+            token = (last @ ref.embed_tokens.weight.T).argmax(-1, keepdim=True)
+            ids = torch.cat((ids, token), dim=1)
+    assert new.shape == (1, 9) and torch.equal(new[0], ids[0, 5:])

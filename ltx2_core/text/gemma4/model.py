@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ...attention import sdpa_attention
 from ...ops import cast_like
-from ..gemma import GemmaMLP, attention_masks
+from ..gemma import GemmaMLP, KVCache, attention_masks
 from ..gemma_config import GLOBAL, SLIDING
 from .config import Gemma4Config
 
@@ -82,6 +82,7 @@ class Gemma4Attention(nn.Module):
 
     def __init__(self, config: Gemma4Config, layer: int, *, operations, attention_fn, device, dtype):
         super().__init__()
+        self.layer = layer
         self.heads, self.kv_heads = config.num_heads, config.layer_kv_heads(layer)
         self.head_dim = config.layer_head_dim(layer)
         self.attention_fn = attention_fn
@@ -96,19 +97,22 @@ class Gemma4Attention(nn.Module):
         self.k_norm = Gemma4RMSNorm(self.head_dim, eps, device=device, dtype=dtype)
         self.v_norm = Gemma4RMSNorm(self.head_dim, eps, with_weight=False)
 
-    def forward(self, x, cos, sin, mask):
+    def forward(self, x, cos, sin, mask, cache: Optional[KVCache] = None):
         batch, length, _ = x.shape
         k_raw = self.k_proj(x).view(batch, length, self.kv_heads, self.head_dim)  # (B, T, Hkv, D)
         v_raw = k_raw if self.v_proj is None else self.v_proj(x).view(batch, length, self.kv_heads, self.head_dim)
         q = _apply_rope(self.q_norm(self.q_proj(x).view(batch, length, self.heads, self.head_dim)), cos, sin)
         k = _apply_rope(self.k_norm(k_raw), cos, sin)
         v = self.v_norm(v_raw)
+        if cache is not None:
+            k, v = cache.update(self.layer, k, v)  # (B, Tk, Hkv, D)
         groups = self.heads // self.kv_heads
         if groups > 1:
             k, v = k.repeat_interleave(groups, dim=2), v.repeat_interleave(groups, dim=2)  # (B, T, H, D)
         # Scale 1: sdpa divides by sqrt(D), so pre-multiply q by sqrt(D).
         q = (q * math.sqrt(self.head_dim)).reshape(batch, length, -1)  # (B, T, H*D)
-        out = self.attention_fn(q, k.reshape(batch, length, -1), v.reshape(batch, length, -1), self.heads, mask)
+        keys = k.shape[1]
+        out = self.attention_fn(q, k.reshape(batch, keys, -1), v.reshape(batch, keys, -1), self.heads, mask)
         # Rows with nothing to attend to (left padding) are zero, whatever the backend returns for them.
         out = torch.where(mask.any(-1).transpose(1, 2), out, torch.zeros((), dtype=out.dtype, device=out.device))
         return self.o_proj(out)  # (B, T, hidden)
@@ -131,8 +135,8 @@ class Gemma4DecoderLayer(nn.Module):
         self.post_feedforward_layernorm = Gemma4RMSNorm(hidden, eps, device=device, dtype=dtype)
         self.register_buffer("layer_scalar", torch.ones(1, device=device, dtype=dtype))
 
-    def forward(self, h, cos, sin, mask):
-        h = h + self.post_attention_layernorm(self.self_attn(self.input_layernorm(h), cos, sin, mask))
+    def forward(self, h, cos, sin, mask, cache=None):
+        h = h + self.post_attention_layernorm(self.self_attn(self.input_layernorm(h), cos, sin, mask, cache))
         h = h + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h)))
         return h * cast_like(self.layer_scalar, h)
 
@@ -152,10 +156,11 @@ class Gemma4TextModel(nn.Module):
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, *, all_hidden_states: bool = True,
-        start_position: int = 0,
+        start_position: int = 0, cache: Optional[KVCache] = None,
     ) -> List[torch.Tensor]:
         """input_ids (B, T); attention_mask (B, T), 1 = real token. `start_position` is the RoPE position of the
         first column (a cut out of a longer left-padded batch keeps its tables; `TextEncoder`'s pad-free path).
+        With a `cache` (token-by-token generation) `attention_mask` covers past + new positions.
         Returns the `num_layers + 1` hidden states (B, T, hidden), or only the final normed one when
         `all_hidden_states` is False."""
         cfg = self.config
@@ -163,13 +168,14 @@ class Gemma4TextModel(nn.Module):
         # The scale is cast to the weight dtype first (sqrt(3840) becomes 62.0 in bfloat16), as in the reference.
         h = h * torch.tensor(math.sqrt(cfg.hidden_size), dtype=h.dtype, device=h.device)
         batch, length = input_ids.shape
-        first = start_position
+        past = cache.length if cache is not None else 0
+        first = start_position + past
         positions = torch.arange(first, first + length, device=h.device).expand(batch, length)  # (B, T)
-        masks = attention_masks(attention_mask, batch, length, length, cfg.sliding_window, h.device)
+        masks = attention_masks(attention_mask, batch, length, past + length, cfg.sliding_window, h.device)
         tables = gemma4_rope_tables(positions, cfg, h.dtype)
         states = [h]
         for layer in self.layers:
-            h = layer(h, *tables[layer.kind], masks[layer.kind])
+            h = layer(h, *tables[layer.kind], masks[layer.kind], cache)
             if all_hidden_states:
                 states.append(h)
         normed = self.norm(h)
