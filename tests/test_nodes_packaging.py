@@ -28,7 +28,7 @@ def test_pyproject_matches_requirements():
     deps = project["project"]["dependencies"]
     lines = [l.strip() for l in open(os.path.join(REPO, "requirements.txt")) if l.strip() and not l.startswith("#")]
     assert sorted(deps) == sorted(lines)
-    assert set(deps) == {"torch", "safetensors", "einops", "numpy", "gguf", "sentencepiece", "av"}
+    assert set(deps) == {"torch", "safetensors", "einops", "numpy", "gguf", "sentencepiece", "tokenizers", "av"}
     assert project["project"]["name"] == "comfyui-ltx2"
     assert project["project"]["optional-dependencies"]["test"] == ["pytest"]
     comfy = project["tool"]["comfy"]
