@@ -70,6 +70,7 @@ def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma
         positions=state.positions,
         context=context,
         enabled=enabled,
+        keyframes_mask=state.keyframes_mask() if state.marked_tokens else None,
     )
 
 
@@ -103,6 +104,7 @@ def _cat_inputs(inputs: Sequence[Optional[ModalityInput]]) -> Optional[ModalityI
         positions=torch.cat([i.positions for i in inputs]),
         context=torch.cat([i.context for i in inputs]),
         enabled=inputs[0].enabled,
+        keyframes_mask=None if inputs[0].keyframes_mask is None else torch.cat([i.keyframes_mask for i in inputs]),
     )
 
 
