@@ -35,6 +35,8 @@ from .guidance import (
 from .component_files import component_files, load_text_encoder_files, load_transformer_file
 from .latents import latent_shape, make_generator, validate_file, validate_path
 from .lora import load_lora, lora_hooks
+from ..release import Release, read_release
+from .release_defaults import stage1_sampler
 from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
 from .two_stage import (
@@ -66,7 +68,8 @@ class Components:
     upsampler: Any = None  # LatentUpsampler, for two stages
     stage2_lora: Any = None  # parsed distilled LoRA, applied (hooks) in stage 2 of a dev model
     stage2_lora_strength: float = 1.0
-    distilled: bool = False
+    distilled: bool = False  # the user says so (dev and distilled LTX-2.5 files have identical headers)
+    release: Release = Release()  # the transformer file's model_version / gemma_source_checkpoint
 
     @property
     def version(self) -> str:
@@ -126,6 +129,7 @@ def load_components(
         audio_vae=load_audio_vae(audio_vae, dtype=dtype, device=device).eval(),
         vocoder=load_vocoder(vocoder, dtype=dtype, device=device).eval(),
         distilled=distilled,
+        release=read_release(checkpoint),
     )
     if upsampler is not None:
         from ..upsampler import load_latent_upsampler
@@ -237,6 +241,8 @@ def generate(
     compile_options: opt-in regional torch.compile of the transformer blocks (`ltx2_core.compile`).
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
+    if isinstance(sampler, str):  # LTX-2.5 distilled: ancestral stage 1 (release_defaults)
+        sampler = stage1_sampler(getattr(parts, "release", Release()).version, parts.distilled, sampler)
     kwargs = dict(negative_prompt=negative_prompt, width=width, height=height, frames=frames, fps=fps, steps=steps,
                   guidance=guidance, sigmas=sigmas, images=images, audio=audio, audio_only=audio_only,
                   two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
@@ -244,7 +250,7 @@ def generate(
                   compile_options=compile_options)
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
-    if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler == "res_2s"):
+    if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler in ("res_2s", "euler_ancestral")):
         return [generate(parts, prompt, seed=s, **kwargs) for s in item_seeds]
     return _generate(parts, prompt, item_seeds, **kwargs)
 
@@ -353,7 +359,7 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                                  "temporal x2 upsampler.")
             items = encode_video_inputs(images, parts.video_vae, width, height)
             with _stage2_model(parts) as model:
-                second = run_stage(compiled(model), shape, fps, stage2(sampler), video_items=items,
+                second = run_stage(compiled(model), shape, fps, stage2("euler" if sampler == "euler_ancestral" else sampler), video_items=items,
                                    initial_video=upsampled, initial_audio=first.audio,
                                    callback=progress(stage_one.sigmas.numel() - 1), **run)
             # every official two-stage pipeline (ti2vid_two_stages, distilled) decodes the stage-2 audio
