@@ -130,3 +130,28 @@ def test_float32_tables_kept_as_stored(tmp_path):
     with torch.no_grad():
         out = loaded(dataclasses.replace(video, keyframes_mask=_first_frame_mask(video)), audio)
     assert out[0].dtype == torch.bfloat16 and torch.isfinite(out[0].float()).all()
+
+
+def test_gguf_round_trip_keeps_ltx25_switches_and_release(tmp_path):
+    from safetensors.torch import save_file
+
+    from ltx2_core.convert import convert
+    from ltx2_core.gguf.loader import load_transformer_gguf
+    from ltx2_core.release import read_release
+
+    config = TransformerConfig.tiny("2.5")
+    model = random_model(config, torch.float32)
+    src, dst = tmp_path / "ltx-2.5-tiny.safetensors", tmp_path / "ltx-2.5-tiny-Q8_0.gguf"
+    save_file({"model.diffusion_model." + k: v.contiguous() for k, v in model.state_dict().items()}, str(src),
+              {"config": json.dumps(config.to_metadata()), "model_version": "2.5.0",
+               "gemma_source_checkpoint": json.dumps({"gemma_version": "gemma4-12b-ltx-v1"})})
+    counts = convert(str(src), str(dst), "Q8_0", min_elements=64)
+    loaded = load_transformer_gguf(str(dst), dtype=torch.float32)
+    assert loaded.config.keyframe_marker and not loaded.config.ff_bias
+    assert read_release(str(dst)).gemma_version == "gemma4-12b-ltx-v1"
+    video, audio = make_inputs(config, torch.float32)
+    video = dataclasses.replace(video, keyframes_mask=_first_frame_mask(video))
+    with torch.no_grad():
+        want, got = model(video, audio)[0], loaded(video, audio)[0]
+    rel = max_errors(got, want)[1]
+    assert counts.get("Q8_0", 0) > 0 and rel <= 5e-2  # 8-bit weights
