@@ -16,9 +16,11 @@ import re
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional, Tuple
 
-from .errors import CheckpointError
+from .errors import CheckpointError, UnsupportedFormatError
 
 LTX25_GEMMA = "gemma4-12b-ltx-v1"
+# Text-encoder families this build loads (the Gemma 4 encoder lands separately: add "gemma4" with it).
+LOADABLE_TEXT_ENCODERS = ("gemma3",)
 
 
 @dataclass(frozen=True)
@@ -156,3 +158,6 @@ def check_text_encoder_file(encoder_path: str, transformer_path: str) -> None:
         kind = text_encoder_kind(source.keys(), source.metadata, source.folder_config())
     check_text_encoder_pair(read_release(transformer_path), kind,
                             os.path.basename(os.fspath(transformer_path).rstrip(os.sep)), encoder_name)
+    if kind.family not in LOADABLE_TEXT_ENCODERS:
+        raise UnsupportedFormatError(f"{encoder_name} is the LTX-2.5 Gemma 4 text encoder, which this build cannot "
+                                     "load yet: update the node pack.")

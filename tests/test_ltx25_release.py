@@ -61,3 +61,18 @@ def test_files_gemma3_with_ltx25_transformer(tmp_path):
     with pytest.raises(CheckpointError, match="gemma3.safetensors is a Gemma 3 text encoder, but "
                                               "ltx-2.5-transformer.safetensors is an LTX-2.5.0 transformer"):
         check_text_encoder_file(str(encoder), str(transformer))
+
+
+def test_matching_gemma4_file_is_refused_until_loadable(tmp_path):
+    from ltx2_core.errors import UnsupportedFormatError
+
+    transformer, encoder = tmp_path / "ltx-2.5-transformer.safetensors", tmp_path / "gemma4.safetensors"
+    save_file({"model.diffusion_model.patchify_proj.weight": torch.zeros(1)}, str(transformer), LTX25_META)
+    save_file({"model.layers.5.self_attn.k_proj.weight": torch.zeros(1)}, str(encoder),
+              {"gemma_config": json.dumps({"model_type": "gemma4_unified", "gemma_version": LTX25_GEMMA})})
+    with pytest.raises(UnsupportedFormatError, match="gemma4.safetensors is the LTX-2.5 Gemma 4 text encoder"):
+        check_text_encoder_file(str(encoder), str(transformer))
+    ltx23 = tmp_path / "ltx-2.3.safetensors"
+    save_file({"model.diffusion_model.patchify_proj.weight": torch.zeros(1)}, str(ltx23), {"model_version": "2.3.0"})
+    with pytest.raises(CheckpointError, match="needs the Gemma 3 12B text encoder"):
+        check_text_encoder_file(str(encoder), str(ltx23))

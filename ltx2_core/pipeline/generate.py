@@ -77,7 +77,8 @@ class Components:
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.transformer.parameters()).dtype
+        dtype = getattr(self.transformer, "compute_dtype", None)
+        return dtype if dtype is not None else next(self.transformer.parameters()).dtype
 
     @property
     def device(self) -> torch.device:

@@ -55,6 +55,11 @@ class LTX2Transformer(nn.Module):
         self.transformer_blocks = nn.ModuleList(
             TransformerBlock(c, attention_fn=attention_fn, **kw) for _ in range(c.num_layers))
 
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype activations run in: the input projection's (AdaLN tables may stay float32 as stored)."""
+        return self.patchify_proj.weight.dtype
+
     # ------------------------------------------------------------------ preparation
     def _modulation(self, adaln: AdaLayerNormSingle, timesteps: torch.Tensor, dtype: torch.dtype) -> Tuple[
             Modulation, Modulation]:
