@@ -155,3 +155,19 @@ def test_gguf_round_trip_keeps_ltx25_switches_and_release(tmp_path):
         want, got = model(video, audio)[0], loaded(video, audio)[0]
     rel = max_errors(got, want)[1]
     assert counts.get("Q8_0", 0) > 0 and rel <= 5e-2  # 8-bit weights
+
+
+def test_diffusers_single_file_converter_misses_prompt_adaln_and_our_rename_does_not():
+    """diffusers' `convert_ltx2_transformer_to_diffusers` leaves `prompt_adaln_single.*` /
+    `audio_prompt_adaln_single.*` unrenamed (a strict load fails); our rename table maps them."""
+    from diffusers.loaders.single_file_utils import convert_ltx2_transformer_to_diffusers
+
+    config = TransformerConfig.tiny("2.5")
+    state = LTX2Transformer(config, device="meta").state_dict()
+    expected = set(_diffusers(config, random_model(config).state_dict(), torch.float32).state_dict())
+    theirs = set(convert_ltx2_transformer_to_diffusers({"model.diffusion_model." + k: v for k, v in state.items()}))
+    ours = {official_to_diffusers(k) for k in state}
+    assert ours == expected
+    missing, unexpected = expected - theirs, theirs - expected
+    assert len(missing) == len(unexpected) == 12  # 2 streams x (linear_1, linear_2, linear) x (weight, bias)
+    assert all(k.startswith(("prompt_adaln_single.", "audio_prompt_adaln_single.")) for k in unexpected)
