@@ -84,7 +84,8 @@ class _CrossAttention(nn.Module):
         def heads(x):  # (B, L, D) -> (B, H, L, D/H)
             return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
 
-        q, k, v = heads(F.linear(queries, w_q, b_q)), heads(F.linear(tokens, w_k, b_k)), heads(F.linear(tokens, w_v, b_v))
+        q = heads(F.linear(queries, w_q, b_q))
+        k, v = heads(F.linear(tokens, w_k, b_k)), heads(F.linear(tokens, w_v, b_v))
         out = F.scaled_dot_product_attention(q, k, v)  # (B, H, Q, D/H)
         return self.out_proj(out.transpose(1, 2).flatten(2))
 

@@ -25,7 +25,8 @@ from ..transformer.positions import unpatchify_audio, unpatchify_video
 from ..transformer.step_cache import StepCache
 from ..validation import check_finite
 from .latents import LatentShape, draw_noise
-from .sampler import ALL_SAMPLERS, EulerAncestral, GradientEstimation, Res2s, blend_clean, euler_step, to_x0, token_sigmas
+from .sampler import (ALL_SAMPLERS, EulerAncestral, GradientEstimation, Res2s, blend_clean, euler_step, to_x0,
+                      token_sigmas)
 
 ANCESTRAL_SEED_OFFSET = 10000  # official: the ancestral loop's generator is seeded pipeline seed + 10000
 Callback = Callable[[int, int, Optional[torch.Tensor], Optional[torch.Tensor]], None]

@@ -256,6 +256,11 @@ def generate(
     return _generate(parts, prompt, item_seeds, **kwargs)
 
 
+def _stage2_sampler(sampler):
+    """Stage 2 keeps plain Euler where stage 1 is ancestral (official distilled pipeline)."""
+    return "euler" if sampler == "euler_ancestral" else sampler
+
+
 def _item_seeds(seed: int, batch_size: int, seeds: Optional[Sequence[int]]) -> List[int]:
     """The seed of every batch item: `seeds` as given, else seed, seed + 1, ..., seed + batch_size - 1."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -360,8 +365,8 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                                  "temporal x2 upsampler.")
             items = encode_video_inputs(images, parts.video_vae, width, height)
             with _stage2_model(parts) as model:
-                second = run_stage(compiled(model), shape, fps, stage2("euler" if sampler == "euler_ancestral" else sampler), video_items=items,
-                                   initial_video=upsampled, initial_audio=first.audio,
+                second = run_stage(compiled(model), shape, fps, stage2(_stage2_sampler(sampler)),
+                                   video_items=items, initial_video=upsampled, initial_audio=first.audio,
                                    callback=progress(stage_one.sigmas.numel() - 1), **run)
             # every official two-stage pipeline (ti2vid_two_stages, distilled) decodes the stage-2 audio
             video_latent, audio_out = second.video, second.audio

@@ -82,7 +82,8 @@ class TransformerBlock(nn.Module):
         self.audio_attn1 = Attention(c.audio_dim, heads=c.audio_heads, head_dim=c.audio_head_dim, **common)
         self.audio_attn2 = Attention(c.audio_dim, c.audio_cross_attention_dim, heads=c.audio_heads,
                                      head_dim=c.audio_head_dim, **common)
-        self.audio_ff = FeedForward(c.audio_dim, bias=c.audio_ff_bias, operations=operations, device=device, dtype=dtype)
+        self.audio_ff = FeedForward(c.audio_dim, bias=c.audio_ff_bias, operations=operations, device=device,
+                                    dtype=dtype)
         self.audio_scale_shift_table = table(rows, c.audio_dim)
         # Both exchange directions use the audio head geometry.
         self.audio_to_video_attn = Attention(c.dim, c.audio_dim, heads=c.audio_heads, head_dim=c.audio_head_dim,

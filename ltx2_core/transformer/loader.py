@@ -1,4 +1,5 @@
-"""Loading an LTX-2 / LTX-2.3 / LTX-2.5 transformer from a safetensors checkpoint (file, shards, folder) or a state dict."""
+"""Loading an LTX-2 / LTX-2.3 / LTX-2.5 transformer from a safetensors checkpoint (file, shards, folder) or a
+state dict."""
 
 import dataclasses
 import os
