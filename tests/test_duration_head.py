@@ -126,3 +126,23 @@ def test_auto_duration_errors_are_one_line():
         predict_frames(head, *_inputs(torch.float32, batch=2), fps=24.0)
     frames = predict_frames(head, *_inputs(torch.float32, batch=1), fps=24.0)
     assert (frames - 1) % 8 == 0 and 24 <= frames <= 481
+
+
+def test_generate_frames_auto_uses_the_duration_head():
+    from dataclasses import replace
+
+    from ltx2_core.pipeline.demo import demo_components
+    from ltx2_core.pipeline.generate import encode_prompts, generate
+    from ltx2_core.pipeline.guidance import NO_GUIDANCE
+
+    parts = demo_components(seed=1)
+    config = parts.transformer.config
+    head = _random(DurationHeadConfig(video_dim=config.dim, audio_dim=config.audio_dim, hidden=16, heads=4,
+                                      mlp_hidden=8), torch.float32)
+    small = dict(width=64, height=64, seed=4, guidance=NO_GUIDANCE, sigmas=[1.0, 0.0])
+    with pytest.raises(InputError, match="needs the LTX-2.5 duration head"):
+        generate(parts, "a fox", frames="auto", **small)
+    context = encode_prompts(parts.text_encoder, ["a fox"])[0]
+    want = predict_frames(head, context.video, context.audio, 24.0)
+    clip = generate(replace(parts, duration_head=head), "a fox", frames="auto", **small)
+    assert clip.video.shape[1] == want and (want - 1) % 8 == 0

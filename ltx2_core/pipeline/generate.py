@@ -36,6 +36,7 @@ from .component_files import component_files, load_text_encoder_files, load_tran
 from .latents import latent_shape, make_generator, validate_file, validate_path
 from .lora import load_lora, lora_hooks
 from ..release import Release, read_release
+from .duration import predict_frames
 from .release_defaults import stage1_sampler
 from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
@@ -70,6 +71,7 @@ class Components:
     stage2_lora_strength: float = 1.0
     distilled: bool = False  # the user says so (dev and distilled LTX-2.5 files have identical headers)
     release: Release = Release()  # the transformer file's model_version / gemma_source_checkpoint
+    duration_head: Any = None  # model_patches.DurationHead (LTX-2.5), for frames="auto"
 
     @property
     def version(self) -> str:
@@ -205,7 +207,7 @@ def generate(
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
     width: int = 768,
     height: int = 512,
-    frames: int = 121,
+    frames: Union[int, str] = 121,
     fps: float = 24.0,
     seed: int = 10,
     steps: Optional[int] = None,
@@ -228,7 +230,8 @@ def generate(
     """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
     two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
     half of it for the spatial x2 upsampler (so both must be multiples of 64), 2/3 for x1.5, half the
-    frames at half the frame rate for the temporal x2 upsampler (frames must be 16k + 1).
+    frames at half the frame rate for the temporal x2 upsampler (frames must be 16k + 1). frames="auto" (LTX-2.5)
+    takes the length from `parts.duration_head` (`pipeline.duration.predict_frames`: 1..20 s, 8k + 1 frames).
 
     batch_size > 1 (or explicit `seeds`) generates several clips in one run and returns a list: item i
     starts from the noise of seed + i (or seeds[i]) and equals a batch-1 run with that seed; the prompt
@@ -242,6 +245,9 @@ def generate(
     compile_options: opt-in regional torch.compile of the transformer blocks (`ltx2_core.compile`).
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
+    if frames == "auto":  # LTX-2.5: the duration head reads the positive prompt's connector outputs
+        positive = contexts[0] if contexts is not None else encode_prompts(parts.text_encoder, [prompt])[0]
+        frames = predict_frames(parts.duration_head, positive.video, positive.audio, fps)
     if isinstance(sampler, str):  # LTX-2.5 distilled: ancestral stage 1 (release_defaults)
         sampler = stage1_sampler(getattr(parts, "release", Release()).version, parts.distilled, sampler)
     kwargs = dict(negative_prompt=negative_prompt, width=width, height=height, frames=frames, fps=fps, steps=steps,
