@@ -107,8 +107,10 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="PATH[@FRAME[@STRENGTH]]: image or clip conditioning at a frame, repeatable")
     gen.add_argument("--audio", default=None, help="audio file the video follows (audio-to-video)")
     gen.add_argument("--audio-only", action="store_true", help="text-to-audio only")
-    gen.add_argument("--sampler", default="euler", choices=["euler", "gradient_estimation", "res_2s"],
-                     help="res_2s: second-order, two model calls per step (official HQ sampler)")
+    gen.add_argument("--sampler", default="euler",
+                     choices=["euler", "gradient_estimation", "res_2s", "euler_ancestral"],
+                     help="res_2s: second-order, two model calls per step (official HQ sampler); "
+                          "euler_ancestral: the LTX-2.5 distilled stage 1 (its default with --distilled)")
     gen.add_argument("--video-cfg", type=float, default=None)
     gen.add_argument("--audio-cfg", type=float, default=None)
     gen.add_argument("--stg-blocks", default=None, help="comma-separated 0-based blocks for STG (both streams)")

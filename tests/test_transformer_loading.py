@@ -62,7 +62,7 @@ def test_metadata_defaults_follow_official_code():
 @pytest.mark.parametrize("key,value,message", [
     ("qk_norm", "layer_norm", "qk_norm"),
     ("use_audio_video_cross_attention", False, "use_audio_video_cross_attention"),
-    ("ff_bias", False, "LTX-2.5"),
+    ("use_prompt_adaln_single", False, "use_prompt_adaln_single"),
 ])
 def test_metadata_rejects_other_models(key, value, message):
     section = dict(OFFICIAL["2.3"]["transformer"], **{key: value})

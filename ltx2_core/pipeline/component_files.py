@@ -90,8 +90,10 @@ def load_transformer_file(checkpoint: str, loras: Sequence[Tuple[str, float]], d
 def load_text_encoder_files(path: str, checkpoint: str, dtype, device, attention_fn=sdpa_attention):
     """Gemma (folder, safetensors or GGUF) + the text projection and connectors of the LTX checkpoint
     (safetensors or GGUF); GGUF weights stay packed (QuantOps), as in the ComfyUI text-encoder loader."""
+    from ..release import check_text_encoder_file
     from ..text import load_text_encoder
 
+    check_text_encoder_file(path, checkpoint)
     gemma_gguf = os.path.isfile(path) and is_gguf_file(path)
     checkpoint_gguf = is_gguf_file(checkpoint)
     kwargs = dict(dtype=dtype, device=device, attention_fn=attention_fn)

@@ -39,6 +39,14 @@ class StreamState:
     positions: torch.Tensor  # (B, n_axes, T, 2) float32 [start, end) bounds
     target_tokens: int  # tokens of the output (the rest are appended conditioning)
     frozen: bool = False  # stream kept fixed: its sigma is 0 for the model
+    marked_tokens: int = 0  # leading tokens (the target's first latent frame) given the LTX-2.5 keyframe marker
+
+    def keyframes_mask(self) -> torch.Tensor:
+        """(B, T) 1 for the marked leading tokens (official: the first latent frame, in every generation),
+        0 for the rest and for every appended conditioning token."""
+        mask = torch.zeros(self.latent.shape[:2], dtype=torch.float32, device=self.latent.device)
+        mask[:, : self.marked_tokens] = 1.0
+        return mask
 
     @property
     def tokens(self) -> int:
@@ -46,7 +54,7 @@ class StreamState:
 
 
 def _initial_state(what: str, expected: tuple, latent: Optional[torch.Tensor], patchify, positions,
-                   dtype, device) -> StreamState:
+                   dtype, device, marked_tokens: int = 0) -> StreamState:
     """A stream with every token generated: content zeros or `latent`; `positions(device)` gives its positions."""
     if latent is None:
         latent = torch.zeros(expected, dtype=dtype, device=device)
@@ -59,6 +67,7 @@ def _initial_state(what: str, expected: tuple, latent: Optional[torch.Tensor], p
         mask=torch.ones(tokens.shape[0], tokens.shape[1], 1, dtype=torch.float32, device=tokens.device),
         positions=positions(tokens.device),
         target_tokens=tokens.shape[1],
+        marked_tokens=marked_tokens,
     )
 
 
@@ -68,7 +77,7 @@ def initial_video_state(shape: LatentShape, fps: float, latent: Optional[torch.T
     return _initial_state(
         "video", shape.video, latent, patchify_video,
         lambda dev: video_positions(shape.batch, shape.frames, shape.height, shape.width, fps, device=dev),
-        dtype, device,
+        dtype, device, marked_tokens=shape.height * shape.width,
     )
 
 

@@ -25,8 +25,10 @@ from ..transformer.positions import unpatchify_audio, unpatchify_video
 from ..transformer.step_cache import StepCache
 from ..validation import check_finite
 from .latents import LatentShape, draw_noise
-from .sampler import SAMPLERS, GradientEstimation, Res2s, blend_clean, euler_step, to_x0, token_sigmas
+from .sampler import (ALL_SAMPLERS, EulerAncestral, GradientEstimation, Res2s, blend_clean, euler_step, to_x0,
+                      token_sigmas)
 
+ANCESTRAL_SEED_OFFSET = 10000  # official: the ancestral loop's generator is seeded pipeline seed + 10000
 Callback = Callable[[int, int, Optional[torch.Tensor], Optional[torch.Tensor]], None]
 
 
@@ -70,6 +72,7 @@ def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma
         positions=state.positions,
         context=context,
         enabled=enabled,
+        keyframes_mask=state.keyframes_mask() if state.marked_tokens else None,
     )
 
 
@@ -103,6 +106,7 @@ def _cat_inputs(inputs: Sequence[Optional[ModalityInput]]) -> Optional[ModalityI
         positions=torch.cat([i.positions for i in inputs]),
         context=torch.cat([i.context for i in inputs]),
         enabled=inputs[0].enabled,
+        keyframes_mask=None if inputs[0].keyframes_mask is None else torch.cat([i.keyframes_mask for i in inputs]),
     )
 
 
@@ -230,16 +234,19 @@ class _Predictor:
         return [_blend(x0, s) for x0, s in zip(x0s, self.states)]
 
 
-def _first_order_steps(predict: _Predictor, sampler: str, states, xs: list, sigmas: torch.Tensor) -> Iterator:
-    """Euler / gradient-estimation steps; yields (xs, x0s) after every step."""
+def _first_order_steps(predict: _Predictor, sampler, states, xs: list, sigmas: torch.Tensor) -> Iterator:
+    """Euler / gradient-estimation / ancestral-Euler steps; yields (xs, x0s) after every step."""
     steppers = [GradientEstimation(), GradientEstimation()] if sampler == "gradient_estimation" else None
+    ancestral = sampler if isinstance(sampler, EulerAncestral) else None
     for step in range(sigmas.numel() - 1):
         sigma, sigma_next = sigmas[step].item(), sigmas[step + 1].item()
         x0s = predict(xs, sigma, step)
-        for i, s in enumerate(states):
+        for i, s in enumerate(states):  # video before audio: the ancestral noise is drawn in this order
             if s is None:
                 continue
-            if steppers is None:
+            if ancestral is not None:
+                xs[i] = ancestral.step(xs[i], x0s[i], sigma, sigma_next, s.mask, s.clean)
+            elif steppers is None:
                 xs[i] = euler_step(xs[i], x0s[i], sigma, sigma_next)
             else:
                 xs[i] = steppers[i].step(xs[i], x0s[i], sigma, sigma_next)
@@ -280,7 +287,7 @@ def denoise(
     noise: Optional[Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]] = None,
     generator: Optional[torch.Generator] = None,
     noise_scale: float = 1.0,
-    sampler: Union[str, Res2s] = "euler",
+    sampler: Union[str, Res2s, EulerAncestral] = "euler",
     callback: Optional[Callback] = None,
     batch_passes: bool = True,
     step_cache: Optional[StepCache] = None,
@@ -292,15 +299,22 @@ def denoise(
     None it is drawn from `generator` (video first, then audio) in the state dtype.
     noise_scale: 1 for a stage starting from pure noise; sigma_0 when refining (stage 2).
     sampler: "euler" (the reference), "gradient_estimation", "res_2s" (`sampler.Res2s` with the official
-    defaults; two model calls per step) or a `Res2s` instance with other settings.
+    defaults; two model calls per step) or a `Res2s` instance with other settings; "euler_ancestral" or an
+    `EulerAncestral` instance (LTX-2.5 distilled stage 1; the string form seeds its noise with the
+    generator's seed + ANCESTRAL_SEED_OFFSET, as the official pipeline does).
     step_cache: opt-in first-block step cache (`transformer.step_cache.StepCache`), empty when the stage starts
     and emptied when it ends (its residuals are not kept past the stage).
     """
     sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu()
     if sigmas.ndim != 1 or sigmas.numel() < 2:
         raise InputError("sigmas need at least two values (start and end).")
-    if not isinstance(sampler, Res2s) and sampler not in SAMPLERS:
-        raise InputError(f"Unknown sampler {sampler!r}: use one of {', '.join(SAMPLERS)}.")
+    if sampler == "euler_ancestral":
+        sampler = EulerAncestral(seed=-1 if generator is None or isinstance(generator, (list, tuple))
+                                 else generator.initial_seed() + ANCESTRAL_SEED_OFFSET)
+    if isinstance(sampler, EulerAncestral):
+        sampler = replace(sampler)  # a fresh generator per stage
+    elif not isinstance(sampler, Res2s) and sampler not in ALL_SAMPLERS:
+        raise InputError(f"Unknown sampler {sampler!r}: use one of {', '.join(ALL_SAMPLERS)}.")
     states = (video, audio)
     if video is None and audio is None:
         raise InputError("Nothing to denoise: give a video state, an audio state or both.")

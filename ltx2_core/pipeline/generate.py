@@ -35,6 +35,9 @@ from .guidance import (
 from .component_files import component_files, load_text_encoder_files, load_transformer_file
 from .latents import latent_shape, make_generator, validate_file, validate_path
 from .lora import load_lora, lora_hooks
+from ..release import Release, read_release
+from .duration import predict_frames
+from .release_defaults import stage1_sampler
 from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
 from .two_stage import (
@@ -66,7 +69,9 @@ class Components:
     upsampler: Any = None  # LatentUpsampler, for two stages
     stage2_lora: Any = None  # parsed distilled LoRA, applied (hooks) in stage 2 of a dev model
     stage2_lora_strength: float = 1.0
-    distilled: bool = False
+    distilled: bool = False  # the user says so (dev and distilled LTX-2.5 files have identical headers)
+    release: Release = Release()  # the transformer file's model_version / gemma_source_checkpoint
+    duration_head: Any = None  # model_patches.DurationHead (LTX-2.5), for frames="auto"
 
     @property
     def version(self) -> str:
@@ -74,7 +79,8 @@ class Components:
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.transformer.parameters()).dtype
+        dtype = getattr(self.transformer, "compute_dtype", None)
+        return dtype if dtype is not None else next(self.transformer.parameters()).dtype
 
     @property
     def device(self) -> torch.device:
@@ -126,6 +132,7 @@ def load_components(
         audio_vae=load_audio_vae(audio_vae, dtype=dtype, device=device).eval(),
         vocoder=load_vocoder(vocoder, dtype=dtype, device=device).eval(),
         distilled=distilled,
+        release=read_release(checkpoint),
     )
     if upsampler is not None:
         from ..upsampler import load_latent_upsampler
@@ -200,7 +207,7 @@ def generate(
     negative_prompt: str = DEFAULT_NEGATIVE_PROMPT,
     width: int = 768,
     height: int = 512,
-    frames: int = 121,
+    frames: Union[int, str] = 121,
     fps: float = 24.0,
     seed: int = 10,
     steps: Optional[int] = None,
@@ -223,7 +230,8 @@ def generate(
     """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
     two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
     half of it for the spatial x2 upsampler (so both must be multiples of 64), 2/3 for x1.5, half the
-    frames at half the frame rate for the temporal x2 upsampler (frames must be 16k + 1).
+    frames at half the frame rate for the temporal x2 upsampler (frames must be 16k + 1). frames="auto" (LTX-2.5)
+    takes the length from `parts.duration_head` (`pipeline.duration.predict_frames`: 1..20 s, 8k + 1 frames).
 
     batch_size > 1 (or explicit `seeds`) generates several clips in one run and returns a list: item i
     starts from the noise of seed + i (or seeds[i]) and equals a batch-1 run with that seed; the prompt
@@ -237,6 +245,11 @@ def generate(
     compile_options: opt-in regional torch.compile of the transformer blocks (`ltx2_core.compile`).
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
+    if frames == "auto":  # LTX-2.5: the duration head reads the positive prompt's connector outputs
+        positive = contexts[0] if contexts is not None else encode_prompts(parts.text_encoder, [prompt])[0]
+        frames = predict_frames(parts.duration_head, positive.video, positive.audio, fps)
+    if isinstance(sampler, str):  # LTX-2.5 distilled: ancestral stage 1 (release_defaults)
+        sampler = stage1_sampler(getattr(parts, "release", Release()).version, parts.distilled, sampler)
     kwargs = dict(negative_prompt=negative_prompt, width=width, height=height, frames=frames, fps=fps, steps=steps,
                   guidance=guidance, sigmas=sigmas, images=images, audio=audio, audio_only=audio_only,
                   two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
@@ -244,9 +257,14 @@ def generate(
                   compile_options=compile_options)
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
-    if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler == "res_2s"):
+    if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler in ("res_2s", "euler_ancestral")):
         return [generate(parts, prompt, seed=s, **kwargs) for s in item_seeds]
     return _generate(parts, prompt, item_seeds, **kwargs)
+
+
+def _stage2_sampler(sampler):
+    """Stage 2 keeps plain Euler where stage 1 is ancestral (official distilled pipeline)."""
+    return "euler" if sampler == "euler_ancestral" else sampler
 
 
 def _item_seeds(seed: int, batch_size: int, seeds: Optional[Sequence[int]]) -> List[int]:
@@ -353,8 +371,8 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                                  "temporal x2 upsampler.")
             items = encode_video_inputs(images, parts.video_vae, width, height)
             with _stage2_model(parts) as model:
-                second = run_stage(compiled(model), shape, fps, stage2(sampler), video_items=items,
-                                   initial_video=upsampled, initial_audio=first.audio,
+                second = run_stage(compiled(model), shape, fps, stage2(_stage2_sampler(sampler)),
+                                   video_items=items, initial_video=upsampled, initial_audio=first.audio,
                                    callback=progress(stage_one.sigmas.numel() - 1), **run)
             # every official two-stage pipeline (ti2vid_two_stages, distilled) decodes the stage-2 audio
             video_latent, audio_out = second.video, second.audio

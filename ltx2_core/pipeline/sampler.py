@@ -218,4 +218,54 @@ class Res2s:
         return self._pin(x_next, mask, clean).to(mid.x.dtype)
 
 
-SAMPLERS = ("euler", "gradient_estimation", "res_2s")
+@dataclass
+class EulerAncestral:
+    """Ancestral (SDE) Euler for rectified flow (official `EulerAncestralDiffusionStep`; LTX-2.5 distilled
+    stage 1): a deterministic move to sigma_down <= sigma_next, then noise back up to sigma_next with the
+    signal rescaled by alpha_next / alpha_down (alpha = 1 - sigma):
+
+        sigma_down = sigma_next (1 + (sigma_next / sigma - 1) eta)
+        x' = (sigma_down / sigma) x + (1 - sigma_down / sigma) x0
+        x_next = (alpha_next / alpha_down) x' + s_noise sqrt(max(0, sigma_next^2 - sigma_down^2 alpha_next^2
+                 / alpha_down^2)) eps
+
+    float32 arithmetic (float64 for float64 latents); a final sigma 0 returns x0. eps ~ N(0, 1) in the latent
+    dtype over the whole token tensor (appended tokens included), from ONE generator seeded `seed` shared by
+    the streams (video drawn before audio); conditioned tokens are re-pinned after the noise. eta 0 = Euler.
+    One instance per run (it holds the generator).
+    """
+
+    eta: float = 1.0
+    s_noise: float = 1.0
+    seed: int = -1
+    _generator: Optional[torch.Generator] = field(default=None, init=False, repr=False)
+
+    def noise(self, like: torch.Tensor) -> torch.Tensor:
+        if self._generator is None:
+            self._generator = torch.Generator(device=like.device).manual_seed(self.seed)
+        return torch.randn(like.shape, generator=self._generator, dtype=like.dtype, device=like.device)
+
+    def step(self, x: torch.Tensor, x0: torch.Tensor, sigma: float, sigma_next: float,
+             mask: Optional[torch.Tensor] = None, clean: Optional[torch.Tensor] = None,
+             noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+        work = calc_dtype(x.dtype)
+        sigma_t = torch.tensor(float(sigma), dtype=torch.float32).to(work)
+        next_t = torch.tensor(float(sigma_next), dtype=torch.float32).to(work)
+        if float(sigma_next) == 0.0:
+            return x0.to(x.dtype)
+        down = next_t * (1.0 + (next_t / sigma_t - 1.0) * self.eta)
+        ratio = down / sigma_t
+        out = ratio * x.to(work) + (1.0 - ratio) * x0.to(work)
+        if self.eta > 0:
+            noise = self.noise(x) if noise is None else noise
+            alpha_next, alpha_down = 1.0 - next_t, 1.0 - down
+            coeff = (next_t**2 - down**2 * alpha_next**2 / alpha_down**2).clamp(min=0) ** 0.5
+            out = (alpha_next / alpha_down) * out + noise.to(work) * self.s_noise * coeff
+            if mask is not None:
+                m = mask.to(work)
+                out = out * m + clean.to(work) * (1.0 - m)
+        return out.to(x.dtype)
+
+
+SAMPLERS = ("euler", "gradient_estimation", "res_2s")  # the node's choices
+ALL_SAMPLERS = SAMPLERS + ("euler_ancestral",)  # what `denoise` takes (ancestral: LTX-2.5 distilled stage 1)

@@ -84,12 +84,20 @@ def _ltx_text_tensors(source: Source) -> Tuple[dict, Optional[dict]]:
 def load_text_connectors(
     source: Source, *, metadata: Optional[Mapping] = None, num_states: int = 49, operations=nn,
     attention_fn=sdpa_attention, dtype: Optional[torch.dtype] = None, device=None,
+    projection_source: Optional[Source] = None,
 ) -> TextConnectors:
     """The text projection and the video / audio embeddings connectors alone, from an LTX checkpoint (file,
     sharded set, folder) or its tensors. `metadata` overrides the file's `config`; `num_states` is the Gemma
     layer count + 1 (49 for Gemma 3 12B). Float weights are cast to `dtype` (None keeps the file's) on
-    `device` (None: CPU)."""
+    `device` (None: CPU). Split layout (LTX-2.5): the connectors come from the transformer file (`source`)
+    and the projection from the text-encoder file, `projection_source` (used when `source` has none)."""
     tensors, file_metadata = _ltx_text_tensors(source)
+    if projection_source is not None and not any(k.startswith(PROJECTION_PREFIX) for k in tensors):
+        try:
+            projection, _ = _ltx_text_tensors(projection_source)
+        except CheckpointError:  # e.g. a Gemma folder: the projection check below names what is missing
+            projection = {}
+        tensors.update({k: v for k, v in projection.items() if k.startswith(PROJECTION_PREFIX)})
     metadata = metadata if metadata is not None else file_metadata
     tensors = cast_floats(tensors, dtype)
     common = dict(metadata=metadata, operations=operations, device=device, dtype=dtype)
@@ -126,7 +134,7 @@ def load_text_encoder(
             tokenizer = GemmaTokenizer.from_file(os.fspath(gemma_source))
     projection, video, audio = load_text_connectors(
         ltx_checkpoint_source, metadata=metadata, num_states=gemma.config.num_layers + 1, operations=operations,
-        attention_fn=attention_fn, dtype=dtype, device=device)
+        attention_fn=attention_fn, dtype=dtype, device=device, projection_source=gemma_source)
     model_key = None
     if not isinstance(gemma_source, Mapping) and not isinstance(ltx_checkpoint_source, Mapping):
         model_key = (os.path.abspath(os.fspath(gemma_source)), os.path.abspath(os.fspath(ltx_checkpoint_source)))

@@ -77,12 +77,13 @@ class TransformerBlock(nn.Module):
 
         self.attn1 = Attention(c.dim, heads=c.heads, head_dim=c.head_dim, **common)
         self.attn2 = Attention(c.dim, c.cross_attention_dim, heads=c.heads, head_dim=c.head_dim, **common)
-        self.ff = FeedForward(c.dim, operations=operations, device=device, dtype=dtype)
+        self.ff = FeedForward(c.dim, bias=c.ff_bias, operations=operations, device=device, dtype=dtype)
         self.scale_shift_table = table(rows, c.dim)
         self.audio_attn1 = Attention(c.audio_dim, heads=c.audio_heads, head_dim=c.audio_head_dim, **common)
         self.audio_attn2 = Attention(c.audio_dim, c.audio_cross_attention_dim, heads=c.audio_heads,
                                      head_dim=c.audio_head_dim, **common)
-        self.audio_ff = FeedForward(c.audio_dim, operations=operations, device=device, dtype=dtype)
+        self.audio_ff = FeedForward(c.audio_dim, bias=c.audio_ff_bias, operations=operations, device=device,
+                                    dtype=dtype)
         self.audio_scale_shift_table = table(rows, c.audio_dim)
         # Both exchange directions use the audio head geometry.
         self.audio_to_video_attn = Attention(c.dim, c.audio_dim, heads=c.audio_heads, head_dim=c.audio_head_dim,

@@ -1,8 +1,9 @@
-"""`TransformerConfig`: the one description of an LTX-2 / LTX-2.3 audio-video transformer.
+"""`TransformerConfig`: the one description of an LTX-2 / LTX-2.3 / LTX-2.5 audio-video transformer.
 
 Built from a checkpoint's metadata (`from_metadata`, the `transformer` section of the safetensors
 `config` JSON), from its key shapes when metadata is absent (`from_state_dict`), or from a preset
-(`ltx2_19b`, `ltx23_22b`, `tiny`).
+(`ltx2_19b`, `ltx23_22b`, `ltx25_22b`, `tiny`). LTX-2.5 differs from 2.3 only by switches
+(`ff_bias`, `keyframe_marker`); its release version lives in the file metadata (`model_version`).
 """
 
 import dataclasses
@@ -26,9 +27,8 @@ _FIXED_VALUES = {
     "positional_embedding_type": "rope", "use_audio_video_cross_attention": True, "share_ff": False,
     "av_cross_ada_norm": True, "use_middle_indices_grid": True,
 }
-# LTX-2.5+ markers this implementation does not support.
-_UNSUPPORTED_VALUES = {"ff_bias": True, "audio_ff_bias": True, "use_prompt_adaln_single": True,
-                       "use_keyframes_abs_pos_embedding": False}
+# Official switches this implementation does not support (no published file uses other values).
+_UNSUPPORTED_VALUES = {"use_prompt_adaln_single": True, "connector_ff_bias": True}
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ class TransformerConfig:
     timestep_scale_multiplier: float = 1000.0
     av_ca_timestep_scale_multiplier: float = 1000.0
     cross_modulation: CrossModulation = "own_scale_other_gate"
+    ff_bias: bool = True  # LTX-2.5: False, the video FFN has no biases
+    audio_ff_bias: bool = True
+    keyframe_marker: bool = False  # LTX-2.5: learned `keyframes_abs_pos_embedding` (1, D) added to marked tokens
 
     def __post_init__(self) -> None:
         problems = []
@@ -109,6 +112,9 @@ class TransformerConfig:
 
     @property
     def version(self) -> str:
+        """Architecture generation (for messages); the release version is the file's `model_version`."""
+        if self.keyframe_marker or not self.ff_bias:
+            return "2.5"
         return "2.3" if self.cross_attention_adaln else "2.0"
 
     def replace(self, **changes: Any) -> "TransformerConfig":
@@ -127,15 +133,22 @@ class TransformerConfig:
         return cls(**{**base, **changes})
 
     @classmethod
+    def ltx25_22b(cls, **changes: Any) -> "TransformerConfig":
+        """LTX-2.5 (22B) as released (August 2026): LTX-2.3 with a bias-free video FFN and the keyframe marker."""
+        return cls.ltx23_22b(**{**dict(ff_bias=False, keyframe_marker=True), **changes})
+
+    @classmethod
     def tiny(cls, version: str = "2.0", **changes: Any) -> "TransformerConfig":
         """A 2-layer model for tests and demos (video 2x16, audio 2x8 wide)."""
         base = dict(num_layers=2, heads=2, head_dim=16, in_channels=8, out_channels=8, cross_attention_dim=32,
                     audio_heads=2, audio_head_dim=8, audio_in_channels=8, audio_out_channels=8,
                     audio_cross_attention_dim=16, caption_channels=24)
-        if version == "2.3":
+        if version in ("2.3", "2.5"):
             base.update(caption_channels=None, gated_attention=True, cross_attention_adaln=True)
-        elif version != "2.0":
-            raise CheckpointError(f"Unknown LTX-2 version {version!r}: use '2.0' or '2.3'.")
+        if version == "2.5":
+            base.update(ff_bias=False, keyframe_marker=True)
+        elif version not in ("2.0", "2.3"):
+            raise CheckpointError(f"Unknown LTX-2 version {version!r}: use '2.0', '2.3' or '2.5'.")
         return cls(**{**base, **changes})
 
     # ---------------------------------------------------------------- metadata
@@ -156,8 +169,8 @@ class TransformerConfig:
                                       "not an LTX-2 / LTX-2.3 transformer.")
         for key, supported in _UNSUPPORTED_VALUES.items():
             if section.get(key, supported) != supported:
-                raise CheckpointError(f"Transformer config {key}={section.get(key)!r} marks a newer model "
-                                      "(LTX-2.5+) that this pack does not support yet.")
+                raise CheckpointError(f"Transformer config {key}={section.get(key)!r} is a variant no published "
+                                      "LTX-2.x file uses, which this pack does not support.")
         caption = None if section.get("caption_proj_before_connector", False) else section.get("caption_channels")
         if not section.get("caption_proj_before_connector", False) and caption is None:
             raise CheckpointError("Transformer config lacks 'caption_channels' (needed by the LTX-2 caption "
@@ -186,6 +199,9 @@ class TransformerConfig:
             audio_rope_max_pos=tuple(section.get("audio_positional_embedding_max_pos", (20,))),
             timestep_scale_multiplier=float(section.get("timestep_scale_multiplier", 1000)),
             av_ca_timestep_scale_multiplier=float(section.get("av_ca_timestep_scale_multiplier", 1)),
+            ff_bias=bool(section.get("ff_bias", True)),
+            audio_ff_bias=bool(section.get("audio_ff_bias", True)),
+            keyframe_marker=bool(section.get("use_keyframes_abs_pos_embedding", False)),
         )
         return cls(**{**fields, **changes})
 
@@ -207,6 +223,9 @@ class TransformerConfig:
             timestep_scale_multiplier=self.timestep_scale_multiplier,
             av_ca_timestep_scale_multiplier=self.av_ca_timestep_scale_multiplier,
         )
+        if not self.ff_bias or not self.audio_ff_bias or self.keyframe_marker:  # LTX-2.5 switches
+            section.update(ff_bias=self.ff_bias, audio_ff_bias=self.audio_ff_bias,
+                           use_keyframes_abs_pos_embedding=self.keyframe_marker, use_prompt_adaln_single=True)
         if self.caption_channels is None:  # LTX-2.3: the text projection sits before the connectors
             section.update(caption_proj_before_connector=True, caption_projection_first_linear=False,
                            caption_proj_input_norm=False, caption_projection_second_linear=False)
@@ -235,8 +254,6 @@ class TransformerConfig:
                     "(ltx2_core.ltxv.load_ltxv_transformer)."
                     if shape("audio_patchify_proj.weight") is None else "")
             raise CheckpointError(f"Not a complete LTX-2 audio-video transformer: missing {', '.join(missing)}.{hint}")
-        if shape("keyframes_abs_pos_embedding") is not None or shape("transformer_blocks.0.ff.net.0.proj.bias") is None:
-            raise CheckpointError("This transformer is a newer LTX-2.5+ model, which this pack does not support yet.")
         dim, in_ch = shape("patchify_proj.weight")
         audio_dim, audio_in = shape("audio_patchify_proj.weight")
         rows = shape("transformer_blocks.0.scale_shift_table")[0]
@@ -259,6 +276,9 @@ class TransformerConfig:
             audio_cross_attention_dim=shape("transformer_blocks.0.audio_attn2.to_k.weight")[1],
             caption_channels=None if caption is None else caption[1],
             gated_attention=gate is not None, cross_attention_adaln=rows == 9,
+            ff_bias=shape("transformer_blocks.0.ff.net.0.proj.bias") is not None,
+            audio_ff_bias=shape("transformer_blocks.0.audio_ff.net.0.proj.bias") is not None,
+            keyframe_marker=shape("keyframes_abs_pos_embedding") is not None,
         )
         return cls(**{**fields, **changes})
 

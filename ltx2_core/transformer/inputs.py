@@ -26,6 +26,9 @@ class ModalityInput:
     context: (B, L, D_ctx) text context after the text connectors.
     context_mask: (B, L) bool/0-1 (True = attend) or None.
     attention_mask: (B, T, T) self-attention weights in [0, 1] (1 = full attention) or None.
+    keyframes_mask: (B, T) or (B, T, 1), > 0 for tokens whose latent frame encodes a single pixel frame (the
+        target's first latent frame, generated keyframe slots); they get the learned keyframe marker (LTX-2.5).
+        None = no token marked; ignored by models without the marker.
     enabled: False keeps the stream in the pass without denoising it: its tokens skip self-attention, text
         cross-attention, the FFNs and what the other stream sends them, yet the other stream still attends
         to them; its output is the final projection of its unchanged tokens (as ltx-core's `Modality.enabled`).
@@ -39,6 +42,7 @@ class ModalityInput:
     context_mask: Optional[torch.Tensor] = None
     attention_mask: Optional[torch.Tensor] = None
     enabled: bool = True
+    keyframes_mask: Optional[torch.Tensor] = None
 
     def validate(self, name: str, n_axes: int) -> None:
         if not isinstance(self.enabled, bool):
@@ -55,6 +59,10 @@ class ModalityInput:
                              f"got {tuple(self.positions.shape)}.")
         if self.context.ndim != 3 or self.context.shape[0] != batch:
             raise InputError(f"{name}.context must be (B, L, D) with B={batch}, got {tuple(self.context.shape)}.")
+        if self.keyframes_mask is not None and (tuple(self.keyframes_mask.shape[:2]) != (batch, tokens)
+                                                or self.keyframes_mask[0].numel() != tokens):
+            raise InputError(f"{name}.keyframes_mask must be (B, T) = {(batch, tokens)}, "
+                             f"got {tuple(self.keyframes_mask.shape)}.")
         if self.context_mask is not None and tuple(self.context_mask.shape) != tuple(self.context.shape[:2]):
             raise InputError(f"{name}.context_mask must be (B, L) = {tuple(self.context.shape[:2])}.")
 

@@ -1,4 +1,5 @@
-"""Loading an LTX-2 / LTX-2.3 transformer from a safetensors checkpoint (file, shards, folder) or a state dict."""
+"""Loading an LTX-2 / LTX-2.3 / LTX-2.5 transformer from a safetensors checkpoint (file, shards, folder) or a
+state dict."""
 
 import dataclasses
 import os
@@ -129,11 +130,20 @@ def load_transformer(
     config = apply_overrides(config, overrides)
     model = LTX2Transformer(config, operations=operations, attention_fn=attention_fn, device="meta", dtype=dtype)
     if dtype is not None or device != "cpu":
-        state = {k: v.to(device=device, dtype=dtype if dtype is not None and v.is_floating_point() else v.dtype)
-                 for k, v in state.items()}
+        state = {k: v.to(device=device, dtype=_target_dtype(k, v, dtype)) for k, v in state.items()}
     what = f"LTX-{config.version} transformer ({config.num_layers} layers, widths {config.dim}/{config.audio_dim})"
     load_strict(model, state, what)
     return model.eval()
+
+
+def _target_dtype(key: str, value: torch.Tensor, dtype: Optional[torch.dtype]) -> torch.dtype:
+    """`dtype` for float weights, except float32 AdaLN tables (`*scale_shift_table*`, stored float32 in the
+    LTX-2.5 files) asked for a 16-bit dtype: they stay float32 and are cast where used."""
+    if dtype is None or not value.is_floating_point():
+        return value.dtype
+    if value.dtype == torch.float32 and "scale_shift_table" in key and dtype in (torch.bfloat16, torch.float16):
+        return torch.float32
+    return dtype
 
 
 def transformer_keys_in_file(path: str) -> bool:

@@ -1,4 +1,4 @@
-"""`LTX2Transformer`: the LTX-2 / LTX-2.3 audio-video diffusion transformer (velocity prediction).
+"""`LTX2Transformer`: the LTX-2 / LTX-2.3 / LTX-2.5 audio-video diffusion transformer (velocity prediction).
 
 model(video, audio, perturbations) -> (video_velocity (B, T_v, C) | None, audio_velocity (B, T_a, C) | None).
 Either stream may be None (video-only / audio-only passes); the audio<->video exchange runs only
@@ -46,12 +46,19 @@ class LTX2Transformer(nn.Module):
                 setattr(self, prefix + "prompt_adaln_single", AdaLayerNormSingle(dim, 2, **kw))
             setattr(self, prefix + "scale_shift_table", nn.Parameter(torch.empty(2, dim, device=device, dtype=dtype)))
             setattr(self, prefix + "proj_out", operations.Linear(dim, out_ch, bias=True, device=device, dtype=dtype))
+        if c.keyframe_marker:
+            self.keyframes_abs_pos_embedding = nn.Parameter(torch.empty(1, c.dim, device=device, dtype=dtype))
         self.av_ca_video_scale_shift_adaln_single = AdaLayerNormSingle(c.dim, 4, **kw)
         self.av_ca_audio_scale_shift_adaln_single = AdaLayerNormSingle(c.audio_dim, 4, **kw)
         self.av_ca_a2v_gate_adaln_single = AdaLayerNormSingle(c.dim, 1, **kw)
         self.av_ca_v2a_gate_adaln_single = AdaLayerNormSingle(c.audio_dim, 1, **kw)
         self.transformer_blocks = nn.ModuleList(
             TransformerBlock(c, attention_fn=attention_fn, **kw) for _ in range(c.num_layers))
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype activations run in: the input projection's (AdaLN tables may stay float32 as stored)."""
+        return self.patchify_proj.weight.dtype
 
     # ------------------------------------------------------------------ preparation
     def _modulation(self, adaln: AdaLayerNormSingle, timesteps: torch.Tensor, dtype: torch.dtype) -> Tuple[
@@ -145,6 +152,9 @@ class LTX2Transformer(nn.Module):
             raise InputError(f"Perturbations describe {len(perturbations.items)} items but the batch has {batch}.")
 
         vx = self.patchify_proj(video.latent) if video is not None else None  # (B, T_v, D_v)
+        if vx is not None and c.keyframe_marker and video.keyframes_mask is not None:
+            marked = (video.keyframes_mask.reshape(batch, -1, 1) > 0).to(vx.dtype)  # (B, T_v, 1)
+            vx = vx + marked * cast_like(self.keyframes_abs_pos_embedding, vx)
         ax = self.audio_patchify_proj(audio.latent) if audio is not None else None  # (B, T_a, D_a)
         v_state = a_state = v_emb = a_emb = None
         if video is not None:
