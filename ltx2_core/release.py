@@ -19,8 +19,8 @@ from typing import Iterable, Mapping, Optional, Tuple
 from .errors import CheckpointError, UnsupportedFormatError
 
 LTX25_GEMMA = "gemma4-12b-ltx-v1"
-# Text-encoder families this build loads (the Gemma 4 encoder lands separately: add "gemma4" with it).
-LOADABLE_TEXT_ENCODERS = ("gemma3",)
+# Text-encoder families this build loads (Gemma 4: the LTX-2.5 safetensors file; no Gemma 4 GGUF yet).
+LOADABLE_TEXT_ENCODERS = ("gemma3", "gemma4")
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,9 @@ def check_text_encoder_pair(transformer: Release, encoder: TextEncoderKind, tran
                               "gemma4-12b-with-proj-ltx-2.5.")
 
 
-def check_text_encoder_file(encoder_path: str, transformer_path: str) -> None:
-    """`check_text_encoder_pair` on files (headers only). A GGUF text encoder counts by its architecture."""
+def check_text_encoder_file(encoder_path: str, transformer_path: str) -> TextEncoderKind:
+    """`check_text_encoder_pair` on files (headers only); the encoder's kind. A GGUF text encoder counts by its
+    architecture."""
     from .checkpoint_source import open_checkpoint
 
     encoder_name = os.path.basename(os.fspath(encoder_path).rstrip(os.sep))
@@ -153,6 +154,9 @@ def check_text_encoder_file(encoder_path: str, transformer_path: str) -> None:
 
         kind = TextEncoderKind("gemma4" if str(GGUFFile(encoder_path).architecture).startswith("gemma4")
                                else "gemma3")
+        if kind.family == "gemma4":
+            raise UnsupportedFormatError(f"{encoder_name} is a GGUF Gemma 4, which this build cannot load yet: use "
+                                         "gemma4-12b-with-proj-ltx-2.5-bf16.safetensors.")
     else:
         source = open_checkpoint(encoder_path, subfolders=("text_encoder",), what="text encoder")
         kind = text_encoder_kind(source.keys(), source.metadata, source.folder_config())
@@ -161,3 +165,4 @@ def check_text_encoder_file(encoder_path: str, transformer_path: str) -> None:
     if kind.family not in LOADABLE_TEXT_ENCODERS:
         raise UnsupportedFormatError(f"{encoder_name} is the LTX-2.5 Gemma 4 text encoder, which this build cannot "
                                      "load yet: update the node pack.")
+    return kind

@@ -208,10 +208,12 @@ class LTX2TextEncoderLoader(io.ComfyNode):
             node_id="LTX2TextEncoderLoader",
             display_name="LTX2 Load Text Encoder",
             category=CATEGORY,
-            description="Loads Gemma 3 from 'text_encoders' plus the LTX text projection and connectors from the LTX checkpoint.",
+            description="Loads Gemma 3 (LTX-2 / LTX-2.3) or the LTX-2.5 Gemma 4 from 'text_encoders' plus the LTX "
+                        "text projection and connectors from the LTX checkpoint.",
             inputs=[
                 io.Combo.Input("text_encoder_name", options=host.model_files("text_encoders", host.SAFETENSORS + host.GGUF),
-                               tooltip="Gemma 3 12B weights (safetensors or GGUF) in 'text_encoders'."),
+                               tooltip="Gemma 3 12B weights (safetensors or GGUF) for LTX-2 / LTX-2.3, or "
+                                       "gemma4-12b-with-proj-ltx-2.5 for LTX-2.5, in 'text_encoders'."),
                 io.Combo.Input("ckpt_name", options=host.model_files("checkpoints"),
                                tooltip="LTX checkpoint holding the text projection and embedding connectors."),
                 io.Combo.Input("device", options=["default", "cpu"], default="default",
@@ -222,6 +224,7 @@ class LTX2TextEncoderLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, text_encoder_name, ckpt_name, device="default"):
+        from ..ltx2_core.release import check_text_encoder_file
         from ..ltx2_core.text import load_text_encoder
 
         gemma_path = host.model_path("text_encoders", text_encoder_name)
@@ -229,7 +232,15 @@ class LTX2TextEncoderLoader(io.ComfyNode):
         check_gemma_inputs(gemma_path, ckpt_path)
         load_device, offload_device = host.devices("text", device)
         dtype = host.compute_dtype("text", load_device)
-        if gemma_path.lower().endswith(".gguf"):
+        kind = check_text_encoder_file(gemma_path, ckpt_path)
+        if kind.family == "gemma4":
+            from ..ltx2_core.text.gemma4 import load_gemma4_text_encoder
+
+            encoder = load_gemma4_text_encoder(
+                gemma_path, ckpt_path, operations=host.operations(stored_dtype(gemma_path), dtype, load_device),
+                attention_fn=attention.host_attention(), dtype=dtype, device=offload_device)
+            source = f"safetensors {text_encoder_name}"
+        elif gemma_path.lower().endswith(".gguf"):
             from ..ltx2_core.gguf.loader import gemma_config_from_gguf, gemma_tokenizer_from_gguf
             from ..ltx2_core.gguf.reader import GGUFFile
 
@@ -247,8 +258,9 @@ class LTX2TextEncoderLoader(io.ComfyNode):
                                         dtype=dtype, device=offload_device)
             source = f"safetensors {text_encoder_name}"
         encoder.eval()
-        logging.info("LTX2 Text Encoder: Gemma 3 from %s: %d layers, %s, tokenizer of %d pieces",
-                     source, encoder.gemma.config.num_layers, packed_weights_summary(encoder.gemma),
+        logging.info("LTX2 Text Encoder: %s from %s: %d layers, %s, tokenizer of %d pieces",
+                     "Gemma 4" if kind.family == "gemma4" else "Gemma 3", source, encoder.gemma.config.num_layers,
+                     packed_weights_summary(encoder.gemma),
                      encoder.tokenizer.vocab_size)
         network = host.Network(host.wrap(encoder, load_device, offload_device), "text_encoder", dtype)
         host.log_packed(network, f"from {text_encoder_name}")

@@ -126,3 +126,20 @@ def test_gemma3_file_where_gemma4_is_needed(files):
     assert "\n" not in str(err.value)
     with pytest.raises(CheckpointError, match="model_type 'gemma3', not Gemma 4"):
         read_gemma4_file(tmp / "g3meta.safetensors")
+
+
+def test_component_loader_takes_the_gemma4_path_for_a_25_transformer(files):
+    """The CLI / pipeline entry (`load_text_encoder_files`) loads the Gemma 4 file for a 2.5 transformer and
+    encodes exactly as the Gemma 4 loader does; a Gemma 3 file for the same transformer is refused in one line."""
+    from ltx2_core.pipeline.component_files import load_text_encoder_files
+
+    tmp = files[0]
+    dit = str(tmp / "dit.safetensors")
+    ours = load_text_encoder_files(str(tmp / "te.safetensors"), dit, torch.float32, "cpu")
+    direct = load_gemma4_text_encoder(tmp / "te.safetensors", dit)
+    a, b = ours.encode(PROMPTS, use_cache=False), direct.encode(PROMPTS, use_cache=False)
+    assert type(ours.gemma).__name__ == "Gemma4TextModel"
+    assert torch.equal(a.video, b.video) and torch.equal(a.audio, b.audio)
+    with pytest.raises(CheckpointError, match="Gemma 3 text encoder.*needs its Gemma 4") as err:
+        load_text_encoder_files(str(tmp / "gemma3.safetensors"), dit, torch.float32, "cpu")
+    assert "\n" not in str(err.value)

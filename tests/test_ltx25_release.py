@@ -63,16 +63,32 @@ def test_files_gemma3_with_ltx25_transformer(tmp_path):
         check_text_encoder_file(str(encoder), str(transformer))
 
 
-def test_matching_gemma4_file_is_refused_until_loadable(tmp_path):
+def test_matching_gemma4_file_is_accepted_and_a_gemma4_gguf_refused(tmp_path):
     from ltx2_core.errors import UnsupportedFormatError
+    from ltx2_core.release import TextEncoderKind
 
     transformer, encoder = tmp_path / "ltx-2.5-transformer.safetensors", tmp_path / "gemma4.safetensors"
     save_file({"model.diffusion_model.patchify_proj.weight": torch.zeros(1)}, str(transformer), LTX25_META)
     save_file({"model.layers.5.self_attn.k_proj.weight": torch.zeros(1)}, str(encoder),
               {"gemma_config": json.dumps({"model_type": "gemma4_unified", "gemma_version": LTX25_GEMMA})})
-    with pytest.raises(UnsupportedFormatError, match="gemma4.safetensors is the LTX-2.5 Gemma 4 text encoder"):
-        check_text_encoder_file(str(encoder), str(transformer))
+    assert check_text_encoder_file(str(encoder), str(transformer)) == TextEncoderKind("gemma4", LTX25_GEMMA)
+    gguf = tmp_path / "gemma4.gguf"
+    _write_gemma4_gguf(gguf)
+    with pytest.raises(UnsupportedFormatError, match="gemma4.gguf is a GGUF Gemma 4, which this build cannot load"):
+        check_text_encoder_file(str(gguf), str(transformer))
     ltx23 = tmp_path / "ltx-2.3.safetensors"
     save_file({"model.diffusion_model.patchify_proj.weight": torch.zeros(1)}, str(ltx23), {"model_version": "2.3.0"})
     with pytest.raises(CheckpointError, match="needs the Gemma 3 12B text encoder"):
         check_text_encoder_file(str(encoder), str(ltx23))
+
+
+def _write_gemma4_gguf(path):
+    import gguf
+    import numpy as np
+
+    writer = gguf.GGUFWriter(str(path), "gemma4")
+    writer.add_tensor("token_embd.weight", np.zeros((2, 2), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()

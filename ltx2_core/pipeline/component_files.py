@@ -93,7 +93,9 @@ def load_text_encoder_files(path: str, checkpoint: str, dtype, device, attention
     from ..release import check_text_encoder_file
     from ..text import load_text_encoder
 
-    check_text_encoder_file(path, checkpoint)
+    kind = check_text_encoder_file(path, checkpoint)
+    if kind.family == "gemma4":
+        return _load_gemma4_files(path, checkpoint, dtype, device, attention_fn)
     gemma_gguf = os.path.isfile(path) and is_gguf_file(path)
     checkpoint_gguf = is_gguf_file(checkpoint)
     kwargs = dict(dtype=dtype, device=device, attention_fn=attention_fn)
@@ -114,6 +116,18 @@ def load_text_encoder_files(path: str, checkpoint: str, dtype, device, attention
     file.check_architecture((GEMMA_ARCH,), "Gemma 3 text encoder")
     return load_text_encoder(file.state_dict(dtype=dtype), ltx_source, tokenizer=gemma_tokenizer_from_gguf(path),
                              gemma_config=gemma_config_from_gguf(file), **kwargs)
+
+
+def _load_gemma4_files(path: str, checkpoint: str, dtype, device, attention_fn):
+    """The LTX-2.5 text path: Gemma 4 file + the connectors of the 2.5 transformer (safetensors or GGUF)."""
+    from ..gguf.ops import QuantOps
+    from ..text.gemma4 import load_gemma4_text_encoder
+
+    if not is_gguf_file(checkpoint):
+        return load_gemma4_text_encoder(path, checkpoint, dtype=dtype, device=device, attention_fn=attention_fn)
+    connectors, config = _gguf_text_tensors(checkpoint, dtype)
+    return load_gemma4_text_encoder(path, connectors, dit_metadata={"config": config} if config else {},
+                                    operations=QuantOps, dtype=dtype, device=device, attention_fn=attention_fn)
 
 
 def _gguf_text_tensors(checkpoint: str, dtype) -> Tuple[dict, Optional[dict]]:
