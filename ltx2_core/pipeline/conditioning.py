@@ -39,6 +39,7 @@ class StreamState:
     positions: torch.Tensor  # (B, n_axes, T, 2) float32 [start, end) bounds
     target_tokens: int  # tokens of the output (the rest are appended conditioning)
     frozen: bool = False  # stream kept fixed: its sigma is 0 for the model
+    attention_mask: Optional[torch.Tensor] = None  # (B, T, T) self-attention weights in [0, 1] (reference tokens)
 
     @property
     def tokens(self) -> int:
@@ -159,6 +160,8 @@ class Keyframe:
                                        narrow_single_frame=self.narrow_single_frame, device=state.latent.device)
         tokens = patchify_video(self.latent).to(state.latent.dtype)
         mask = torch.full((batch, tokens.shape[1], 1), 1.0 - float(self.strength), device=tokens.device)
+        if state.attention_mask is not None:
+            raise InputError("Keyframes must come before IC-LoRA reference tokens: add the reference last.")
         return replace(
             state,
             latent=torch.cat([state.latent, tokens], dim=1),
