@@ -151,3 +151,35 @@ def test_ic_lora_on_wrong_model_is_refused():
     other = ICLora({"double_blocks.0.img_attn.qkv": LoraLayer(torch.zeros(4, 8), torch.zeros(8, 4), 1.0)})
     with pytest.raises(CheckpointError, match="IC-LoRA for another model family"):
         other.check_model(model)
+
+
+@pytest.fixture(scope="module")
+def demo():
+    from ltx2_core.pipeline.demo import DEMO_GUIDANCE, demo_components, demo_lora
+    from ltx2_core.pipeline.lora import parse_lora
+
+    parts = demo_components(encoders=True)
+    return parts, DEMO_GUIDANCE, ICLora(parse_lora(demo_lora(parts, seed=7)), 1.0, 2)
+
+
+@pytest.mark.parametrize("two_stage", [False, True])
+def test_generate_with_reference_control(demo, two_stage):
+    """The reference video (IC-LoRA on the fly, downscale 2) and voice change the clip; afterwards the plain
+    transformer gives exactly the plain clip again (the IC-LoRA hooks are gone)."""
+    from ltx2_core.pipeline.generate import generate
+    from ltx2_core.pipeline.reference import ReferenceControl
+
+    parts, guidance, ic_lora = demo
+    gen = torch.Generator().manual_seed(0)
+    control = ReferenceControl(video=torch.rand(3, 17, 64, 128, generator=gen) * 2 - 1, ic_lora=ic_lora,
+                               attention=0.5, audio=torch.rand(1, 8000, generator=gen) - 0.5, audio_rate=16000)
+    size = dict(width=256 if two_stage else 128, height=128 if two_stage else 64, frames=17, fps=24.0, steps=2, guidance=guidance, two_stage=two_stage,
+                contexts=None, prompt="a dancer")
+    plain = generate(parts, **size)
+    guided = generate(parts, reference=control, **size)
+    again = generate(parts, **size)
+    with pytest.raises(InputError, match=r"stage size 64x32 is not a multiple of 64 .* \(128 for two stages\)"):
+        generate(parts, reference=control, **dict(size, width=128, height=64, two_stage=True))
+    assert guided.video.shape == plain.video.shape and guided.audio.shape == plain.audio.shape
+    assert (guided.video - plain.video).abs().max() > 1e-3 and (guided.audio - plain.audio).abs().max() > 1e-4
+    assert torch.equal(again.video, plain.video) and torch.equal(again.audio, plain.audio)

@@ -115,8 +115,9 @@ class ICLora:
         """(width, height) of the reference pixels for a stage of that size."""
         f = self.downscale_factor
         if width % (32 * f) or height % (32 * f):
-            raise InputError(f"{width}x{height} is not divisible by 32 x the IC-LoRA's reference downscale factor "
-                             f"{f}: use a width and height that are multiples of {32 * f}.")
+            raise InputError(f"The stage size {width}x{height} is not a multiple of {32 * f} (32 x the IC-LoRA's "
+                             f"reference downscale factor {f}): use an output size that is a multiple of {32 * f} "
+                             f"({64 * f} for two stages).")
         return width // f, height // f
 
 
