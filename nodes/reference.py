@@ -14,13 +14,14 @@ CATEGORY = "LTX2/conditioning"
 NO_LORA = "(none: factor below)"
 
 
-def _downscale(lora_name: str, downscale_factor: int) -> int:
-    """The reference downscale factor: the IC-LoRA file's metadata when one is named, else the widget."""
-    from ..ltx2_core.pipeline.reference import reference_downscale_factor
+def _scales(lora_name: str, downscale_factor: int) -> tuple:
+    """(spatial downscale, temporal scale): the IC-LoRA file's metadata when one is named, else (widget, 1)."""
+    from ..ltx2_core.pipeline.reference.ic_lora import METADATA_TEMPORAL, reference_downscale_factor
 
     if lora_name == NO_LORA:
-        return int(downscale_factor)
-    return reference_downscale_factor(host.model_path("loras", lora_name))
+        return int(downscale_factor), 1
+    path = host.model_path("loras", lora_name)
+    return reference_downscale_factor(path), reference_downscale_factor(path, METADATA_TEMPORAL)
 
 
 def _pixel_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -69,15 +70,17 @@ class LTX2ICLoRAGuide(io.ComfyNode):
                 downscale_factor=1, attention_mask=None):
         from ..ltx2_core.errors import InputError
         from ..ltx2_core.pipeline.reference import latent_attention_mask, reference_item
-        from ..ltx2_core.pipeline.reference.ic_lora import ICLora
+        from ..ltx2_core.pipeline.reference.ic_lora import ICLora, subsample_frames
 
         check_strength(strength)
         check_strength(attention_strength, "attention_strength")
         check_pixels(control_video, "control_video", low=0.0, high=1.0)
-        factor = _downscale(lora_name, downscale_factor)
-        width, height = ICLora({}, 1.0, factor).stage_size(latent.width, latent.height)
+        factor, temporal = _scales(lora_name, downscale_factor)
+        ic_lora = ICLora({}, 1.0, factor, temporal_scale=temporal)
+        width, height = ic_lora.stage_size(latent.width, latent.height)
         usable = (min(control_video.shape[0], latent.frames) - 1) // 8 * 8 + 1
         pixels = fit_images(control_video[:usable], width, height)  # (1, 3, F, h, w)
+        pixels = subsample_frames(pixels[0], temporal).unsqueeze(0)
         encoded = encode_pixels(video_vae, pixels)  # (1, C, F', h', w')
         attention = float(attention_strength)
         if attention_mask is not None:
@@ -85,10 +88,11 @@ class LTX2ICLoRAGuide(io.ComfyNode):
             if mask.shape[2] != usable:
                 raise InputError(f"attention_mask has {mask.shape[2]} frames, the control video {usable}: give one "
                                  "mask per control frame (or a single one for an image).")
+            mask = subsample_frames(mask[0], temporal).unsqueeze(0)
             attention = latent_attention_mask(mask, *encoded.shape[2:]) * attention
         encoded = encoded.expand(latent.video.shape[0], -1, -1, -1, -1)
         logging.info("LTX2 IC-LoRA Guide: %d reference tokens at 1/%d size", encoded[0, 0].numel(), factor)
-        return io.NodeOutput(latent.with_items(reference_item(encoded, ICLora({}, 1.0, factor), strength, attention)))
+        return io.NodeOutput(latent.with_items(reference_item(encoded, ic_lora, strength, attention)))
 
 
 class LTX2ReferenceAudio(io.ComfyNode):

@@ -2,6 +2,7 @@
 (ltx-core 1.0.0 `VideoConditionByReferenceLatent` + `ConditioningItemAttentionStrengthWrapper`, the 1.0.0
 IC-LoRA pipeline's mask downsampling) and a full guided denoise loop against ltx-pipelines 1.0.0."""
 
+import dataclasses
 import os
 import sys
 
@@ -162,24 +163,60 @@ def demo():
     return parts, DEMO_GUIDANCE, ICLora(parse_lora(demo_lora(parts, seed=7)), 1.0, 2)
 
 
-@pytest.mark.parametrize("two_stage", [False, True])
-def test_generate_with_reference_control(demo, two_stage):
+@pytest.mark.parametrize("two_stage,temporal", [(False, 1), (True, 1), (False, 2)])
+def test_generate_with_reference_control(demo, two_stage, temporal):
     """The reference video (IC-LoRA on the fly, downscale 2) and voice change the clip; afterwards the plain
     transformer gives exactly the plain clip again (the IC-LoRA hooks are gone)."""
     from ltx2_core.pipeline.generate import generate
     from ltx2_core.pipeline.reference import ReferenceControl
 
     parts, guidance, ic_lora = demo
+    ic_lora = dataclasses.replace(ic_lora, temporal_scale=temporal)
     gen = torch.Generator().manual_seed(0)
+    mask = torch.rand(1, 1, 17, 64, 128, generator=gen) if temporal > 1 else None
     control = ReferenceControl(video=torch.rand(3, 17, 64, 128, generator=gen) * 2 - 1, ic_lora=ic_lora,
-                               attention=0.5, audio=torch.rand(1, 8000, generator=gen) - 0.5, audio_rate=16000)
-    size = dict(width=256 if two_stage else 128, height=128 if two_stage else 64, frames=17, fps=24.0, steps=2, guidance=guidance, two_stage=two_stage,
-                contexts=None, prompt="a dancer")
+                               attention=0.5, attention_mask=mask, audio=torch.rand(1, 8000, generator=gen) - 0.5,
+                               audio_rate=16000)
+    size = dict(width=256 if two_stage else 128, height=128 if two_stage else 64, frames=17, fps=24.0, steps=2,
+                guidance=guidance, two_stage=two_stage, contexts=None, prompt="a dancer")
     plain = generate(parts, **size)
     guided = generate(parts, reference=control, **size)
     again = generate(parts, **size)
-    with pytest.raises(InputError, match=r"stage size 64x32 is not a multiple of 64 .* \(128 for two stages\)"):
-        generate(parts, reference=control, **dict(size, width=128, height=64, two_stage=True))
     assert guided.video.shape == plain.video.shape and guided.audio.shape == plain.audio.shape
     assert (guided.video - plain.video).abs().max() > 1e-3 and (guided.audio - plain.audio).abs().max() > 1e-4
     assert torch.equal(again.video, plain.video) and torch.equal(again.audio, plain.audio)
+    if two_stage:
+        with pytest.raises(InputError, match=r"stage size 64x32 is not a multiple of 64 .* \(128 for two stages\)"):
+            generate(parts, reference=control, **dict(size, width=128, height=64))
+
+
+def test_temporal_scale_metadata_and_layout(tmp_path):
+    """`reference_temporal_scale_factor` (Lightricks/LTX-2 @ 400fd310): frame 0 and every N-th frame kept, token
+    times = the 1.0.0 layout at fps / N minus (N - 1) target frames, clamped at 0."""
+    from safetensors.torch import save_file
+
+    from ltx2_core.pipeline.reference.ic_lora import subsample_frames
+
+    path = str(tmp_path / "ic.safetensors")
+    save_file({"diffusion_model.a.lora_A.weight": torch.zeros(2, 4), "diffusion_model.a.lora_B.weight":
+               torch.zeros(4, 2)}, path, metadata={"reference_downscale_factor": "2",
+                                                   "reference_temporal_scale_factor": "2"})
+    ic = ICLora.load(path, 0.5)
+    assert (ic.downscale_factor, ic.temporal_scale, ic.strength) == (2, 2, 0.5)
+    frames = torch.arange(33.0).view(1, 33, 1, 1)
+    assert subsample_frames(frames, 2).flatten().tolist() == [0.0, *range(1, 33, 2)]  # 17 = 8k+1 kept
+    assert subsample_frames(frames, 4).flatten().tolist() == [0.0, *range(1, 33, 4)]  # 9 kept
+    assert subsample_frames(frames[:, :25], 2).shape[1] == 9  # 13 kept, cut to 9
+    ref = _reference_latent(2, 1, 2)
+    ours = ReferenceVideo(ref, 1.0, 2, None, 2).apply(initial_video_state(SHAPE, FPS), SHAPE, FPS)
+    tools = VideoLatentTools(VideoLatentPatchifier(1), VideoLatentShape(*SHAPE.video), FPS / 2)
+    theirs = VideoConditionByReferenceLatent(ref, downscale_factor=2).apply_to(
+        tools.create_initial_state("cpu", torch.float32), tools)
+    expected = theirs.positions[:, :, SHAPE.video_tokens:].clone()
+    expected[:, 0] = (expected[:, 0] - 1 / FPS).clamp(min=0)
+    assert torch.allclose(ours.positions[:, :, SHAPE.video_tokens:], expected, atol=1e-7)
+    assert torch.equal(ours.positions[:, 1:, SHAPE.video_tokens:], theirs.positions[:, 1:, SHAPE.video_tokens:])
+    save_file({"diffusion_model.a.lora_A.weight": torch.zeros(2, 4), "diffusion_model.a.lora_B.weight":
+               torch.zeros(4, 2)}, path, metadata={"reference_downscale_factor": "half"})
+    with pytest.raises(CheckpointError, match="reference_downscale_factor='half': expected a whole number"):
+        ICLora.load(path)

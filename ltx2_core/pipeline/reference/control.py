@@ -17,7 +17,7 @@ from ...errors import InputError
 from ..latents import VIDEO_TIME_SCALE
 from ..video_io import resize_cover
 from .attention_mask import latent_attention_mask
-from .ic_lora import ICLora, reference_item
+from .ic_lora import ICLora, reference_item, subsample_frames
 from .reference_audio import ReferenceAudio
 
 
@@ -86,13 +86,14 @@ def reference_video_items(control: Optional[ReferenceControl], vae, width: int, 
     if control is None or control.video is None:
         return []
     ref_w, ref_h = (width, height) if control.ic_lora is None else control.ic_lora.stage_size(width, height)
-    latent = _encode(vae, resize_cover(control.video.float(), ref_w, ref_h))
+    temporal = 1 if control.ic_lora is None else control.ic_lora.temporal_scale
+    latent = _encode(vae, resize_cover(subsample_frames(control.video.float(), temporal), ref_w, ref_h))
     attention = control.attention
     if control.attention_mask is not None:
         mask = control.attention_mask.float()
         if mask.ndim == 4:
             mask = mask.unsqueeze(0)
-        mask = mask[:, :, : control.video.shape[1]]
+        mask = subsample_frames(mask[0, :, : control.video.shape[1]], temporal).unsqueeze(0)  # same frames kept
         attention = latent_attention_mask(mask, *latent.shape[2:]).to(latent.device) * float(control.attention)
     return [reference_item(latent, control.ic_lora, control.strength, attention)]
 

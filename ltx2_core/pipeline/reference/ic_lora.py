@@ -7,7 +7,9 @@ count, VAE-encoded and appended after every other conditioning token. Its tokens
 positions (causal time in seconds at the generation fps, space in pixels multiplied by the downscale
 factor so they overlay the target), their content is the encoded latent, their denoise mask is
 1 - strength (1 = kept clean: timestep 0). An attention strength below 1 or a per-token mask turns on
-the self-attention mask of `attention_mask.py`. Only stage 1 of the official two-stage pipeline sees
+the self-attention mask of `attention_mask.py`. Newer official code (Lightricks/LTX-2 @ 400fd310) adds
+`reference_temporal_scale_factor` metadata N: the reference keeps pixel frame 0 and every N-th frame after
+it, and its token times are spaced at fps / N, shifted back by N - 1 target frames and clamped at 0. Only stage 1 of the official two-stage pipeline sees
 the reference and the IC-LoRA; stage 2 refines without either.
 """
 
@@ -26,6 +28,7 @@ from ..lora import LoraLayer, load_lora
 from .attention_mask import appended_mask
 
 METADATA_DOWNSCALE = "reference_downscale_factor"
+METADATA_TEMPORAL = "reference_temporal_scale_factor"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class ReferenceVideo:
     strength: float = 1.0
     downscale_factor: int = 1
     attention: Union[None, float, torch.Tensor] = None
+    temporal_scale: int = 1
 
     def apply(self, state: StreamState, shape: LatentShape, fps: float) -> StreamState:
         if not 0.0 <= float(self.strength) <= 1.0:
@@ -56,7 +60,7 @@ class ReferenceVideo:
                 f"the generation size / {f} and use at most as many frames as the output.")
         tokens = patchify_video(self.latent).to(state.latent.dtype)  # (B, M, C)
         positions = reference_positions(batch, frames, height, width, fps, downscale_factor=f,
-                                        device=tokens.device).to(state.positions.dtype)
+                                        temporal_scale=self.temporal_scale, device=tokens.device).to(state.positions.dtype)
         mask = torch.full((batch, tokens.shape[1], 1), 1.0 - float(self.strength), device=tokens.device)
         attention = appended_mask(state.attention_mask, state.tokens, state.target_tokens, tokens.shape[1], batch,
                                   self.attention, tokens.device, torch.float32)
@@ -70,15 +74,15 @@ class ReferenceVideo:
         )
 
 
-def reference_downscale_factor(path: str) -> int:
-    """The IC-LoRA's `reference_downscale_factor` metadata (1 when absent)."""
-    value = read_metadata(path).get(METADATA_DOWNSCALE, "1")
+def reference_downscale_factor(path: str, key: str = METADATA_DOWNSCALE) -> int:
+    """The IC-LoRA's `reference_downscale_factor` (or another `key`'s) metadata (1 when absent)."""
+    value = read_metadata(path).get(key, "1")
     try:
         factor = int(value)
     except (TypeError, ValueError):
         factor = 0
     if factor < 1:
-        raise CheckpointError(f"{os.path.basename(path)} has {METADATA_DOWNSCALE}={value!r}: expected a whole "
+        raise CheckpointError(f"{os.path.basename(path)} has {key}={value!r}: expected a whole "
                               "number 1 or more. Re-download the IC-LoRA.")
     return factor
 
@@ -91,10 +95,12 @@ class ICLora:
     strength: float = 1.0
     downscale_factor: int = 1
     name: str = "IC-LoRA"
+    temporal_scale: int = 1
 
     @classmethod
     def load(cls, path: str, strength: float = 1.0) -> "ICLora":
-        return cls(load_lora(path), float(strength), reference_downscale_factor(path), os.path.basename(path))
+        return cls(load_lora(path), float(strength), reference_downscale_factor(path), os.path.basename(path),
+                   reference_downscale_factor(path, METADATA_TEMPORAL))
 
     def check_model(self, model: torch.nn.Module) -> None:
         """Fail with one line when the IC-LoRA does not fit `model` (missing layers, other width / family)."""
@@ -126,5 +132,13 @@ def reference_item(latent: torch.Tensor, ic_lora: Optional[ICLora], strength: fl
     """The conditioning item of an encoded reference; a scalar attention of 1 means no mask (as official)."""
     if attention is not None and not torch.is_tensor(attention) and float(attention) >= 1.0:
         attention = None
-    factor = 1 if ic_lora is None else ic_lora.downscale_factor
-    return ReferenceVideo(latent, strength, factor, attention)
+    factor, temporal = (1, 1) if ic_lora is None else (ic_lora.downscale_factor, ic_lora.temporal_scale)
+    return ReferenceVideo(latent, strength, factor, attention, temporal)
+
+
+def subsample_frames(pixels: torch.Tensor, temporal_scale: int) -> torch.Tensor:
+    """(C, F, H, W) -> frame 0 and every `temporal_scale`-th frame after it, cut to 8k + 1 frames."""
+    if temporal_scale == 1:
+        return pixels
+    kept = pixels[:, [0, *range(1, pixels.shape[1], temporal_scale)]]
+    return kept[:, : (kept.shape[1] - 1) // 8 * 8 + 1]
