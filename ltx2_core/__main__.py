@@ -107,6 +107,14 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="PATH[@FRAME[@STRENGTH]]: image or clip conditioning at a frame, repeatable")
     gen.add_argument("--audio", default=None, help="audio file the video follows (audio-to-video)")
     gen.add_argument("--audio-only", action="store_true", help="text-to-audio only")
+    gen.add_argument("--ic-lora", default=None, metavar="PATH[@STRENGTH]",
+                     help="IC-LoRA (depth / pose / canny / ...) applied while --reference-video guides stage 1")
+    gen.add_argument("--reference-video", default=None, help="control video appended as IC-LoRA reference tokens")
+    gen.add_argument("--reference-strength", type=float, default=1.0, help="1 keeps the reference tokens clean")
+    gen.add_argument("--reference-attention", type=float, default=1.0,
+                     help="reference <-> generated attention weight, 0..1 (below 1 adds an attention mask)")
+    gen.add_argument("--reference-mask", default=None, help="grayscale mask video scaling the attention per region")
+    gen.add_argument("--reference-audio", default=None, help="audio file whose voice the generated audio follows")
     gen.add_argument("--sampler", default="euler",
                      choices=["euler", "gradient_estimation", "res_2s", "euler_ancestral"],
                      help="res_2s: second-order, two model calls per step (official HQ sampler); "
@@ -183,6 +191,7 @@ def _run_generate(args) -> None:
     from .pipeline.request import check_request
 
     from .ltxv.pipeline.cli import route_generate
+    from .pipeline.reference.cli import reference_from_args
 
     # Check everything cheap before loading tens of gigabytes.
     images = [_parse_image(spec) for spec in args.image]
@@ -205,6 +214,7 @@ def _run_generate(args) -> None:
     audio = None
     if args.audio is not None:  # kept as given (rate, channels): the VAE resamples for itself
         audio = AudioInput(*read_audio_as_given(args.audio))
+    reference = reference_from_args(args)
     parts = load_components(
         args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
         distilled_lora=args.distilled_lora, loras=loras, video_vae=args.video_vae, audio_vae=args.audio_vae,
@@ -218,7 +228,8 @@ def _run_generate(args) -> None:
     clips = generate(
         parts, args.prompt, width=args.width, height=args.height, frames=args.frames, fps=args.fps, seed=args.seed,
         steps=args.steps, guidance=guidance, images=inputs, audio=audio, audio_only=args.audio_only,
-        two_stage=args.two_stage, sampler=args.sampler, callback=_progress(), batch_size=args.batch_size, **speed, **extra,
+        two_stage=args.two_stage, sampler=args.sampler, callback=_progress(), batch_size=args.batch_size,
+        reference=reference, **speed, **extra,
     )
     clips = clips if isinstance(clips, list) else [clips]
     stem, ext = os.path.splitext(args.out)

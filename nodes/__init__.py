@@ -1,6 +1,6 @@
 """ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
 
-from . import conditioning, decode, latent, loaders, ltxv, ltxv_sampling, sampling, speed, text
+from . import conditioning, decode, latent, loaders, ltxv, ltxv_sampling, reference, sampling, speed, text
 
 NODE_CLASSES = (
     loaders.LTX2CheckpointLoader,
@@ -18,6 +18,8 @@ NODE_CLASSES = (
     conditioning.LTX2ImageConditioning,
     conditioning.LTX2VideoContinuation,
     conditioning.LTX2AudioConditioning,
+    reference.LTX2ICLoRAGuide,
+    reference.LTX2ReferenceAudio,
     sampling.LTX2Guider,
     sampling.LTX2Scheduler,
     sampling.LTX2Sampler,

@@ -1,5 +1,7 @@
 """Conditioning nodes: images/keyframes, video continuation and audio (audio-to-video). All chain."""
 
+import logging
+
 import torch
 import torch.nn.functional as F
 from comfy_api.latest import io
@@ -35,9 +37,16 @@ def resolve_items(latent):
     """ltx2_core conditioning items for the latent's current size (pending image conditions encoded now)."""
     from ..ltx2_core.errors import InputError
     from ..ltx2_core.pipeline.conditioning import Keyframe, ReplaceFrames
+    from ..ltx2_core.pipeline.reference import ReferenceVideo
 
-    resolved = []
+    resolved, references = [], []  # IC-LoRA reference tokens go last, as in the official pipeline
     for item in latent.items:
+        if isinstance(item, ReferenceVideo):
+            if item.latent.shape[3] * item.downscale_factor != latent.video.shape[3]:
+                logging.info("IC-LoRA reference dropped on the upscaled latent (official: stage 2 runs without it)")
+            else:
+                references.append(item)
+            continue
         if not isinstance(item, ImageCondition):
             resolved.append(item)
             continue
@@ -60,7 +69,7 @@ def resolve_items(latent):
             resolved.append(ReplaceFrames(latent=encoded, strength=item.strength, latent_index=(index + 7) // 8))
         else:
             resolved.append(Keyframe(latent=encoded, frame_index=index, strength=item.strength))
-    return tuple(resolved)
+    return tuple(resolved + references)
 
 
 _STRENGTH_TOOLTIP = "1 keeps the frame exactly; lower values let the model change it."

@@ -126,6 +126,9 @@ def test_mismatched_files_are_refused_in_one_line(exported, ltx2_files, capsys, 
              capsys, "LTX-Video needs a T5-XXL encoder")
     _refused(BASE + out + ["--checkpoint", str(exported["checkpoint"]), "--text-encoder",
                            str(exported["text_encoder"]), "--audio-only"], capsys, "LTX-Video makes video only")
+    _refused(BASE + out + ["--checkpoint", str(exported["checkpoint"]), "--text-encoder",
+                           str(exported["text_encoder"]), "--reference-video", "depth.mp4"], capsys,
+             "--reference-video is for LTX-2")
     assert not (tmp_path / "x.mp4").exists()
 
 

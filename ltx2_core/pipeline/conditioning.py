@@ -40,6 +40,7 @@ class StreamState:
     target_tokens: int  # tokens of the output (the rest are appended conditioning)
     frozen: bool = False  # stream kept fixed: its sigma is 0 for the model
     marked_tokens: int = 0  # leading tokens (the target's first latent frame) given the LTX-2.5 keyframe marker
+    attention_mask: Optional[torch.Tensor] = None  # (B, T, T) self-attention weights in [0, 1] (reference tokens)
 
     def keyframes_mask(self) -> torch.Tensor:
         """(B, T) 1 for the marked leading tokens (official: the first latent frame, in every generation),
@@ -168,6 +169,8 @@ class Keyframe:
                                        narrow_single_frame=self.narrow_single_frame, device=state.latent.device)
         tokens = patchify_video(self.latent).to(state.latent.dtype)
         mask = torch.full((batch, tokens.shape[1], 1), 1.0 - float(self.strength), device=tokens.device)
+        if state.attention_mask is not None:
+            raise InputError("Keyframes must come before IC-LoRA reference tokens: add the reference last.")
         return replace(
             state,
             latent=torch.cat([state.latent, tokens], dim=1),

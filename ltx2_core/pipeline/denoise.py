@@ -71,6 +71,7 @@ def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma
         timesteps=token_sigmas(state.mask, step_sigma, x.dtype),
         positions=state.positions,
         context=context,
+        attention_mask=state.attention_mask,
         enabled=enabled,
         keyframes_mask=state.keyframes_mask() if state.marked_tokens else None,
     )
@@ -105,6 +106,7 @@ def _cat_inputs(inputs: Sequence[Optional[ModalityInput]]) -> Optional[ModalityI
         timesteps=torch.cat([i.timesteps for i in inputs]),
         positions=torch.cat([i.positions for i in inputs]),
         context=torch.cat([i.context for i in inputs]),
+        attention_mask=None if inputs[0].attention_mask is None else torch.cat([i.attention_mask for i in inputs]),
         enabled=inputs[0].enabled,
         keyframes_mask=None if inputs[0].keyframes_mask is None else torch.cat([i.keyframes_mask for i in inputs]),
     )

@@ -38,6 +38,7 @@ from .lora import load_lora, lora_hooks
 from ..release import Release, read_release
 from .duration import predict_frames
 from .release_defaults import stage1_sampler
+from .reference import ReferenceControl, reference_audio_items, reference_video_items
 from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
 from .two_stage import (
@@ -226,6 +227,7 @@ def generate(
     seeds: Optional[Sequence[int]] = None,
     step_cache: Optional[StepCache] = None,
     compile_options: Optional[CompileOptions] = None,
+    reference: Optional[ReferenceControl] = None,
 ) -> Union[Generation, List[Generation]]:
     """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
     two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
@@ -243,6 +245,8 @@ def generate(
 
     step_cache: opt-in first-block step cache (`StepCache(threshold)`, reset at every stage);
     compile_options: opt-in regional torch.compile of the transformer blocks (`ltx2_core.compile`).
+    reference: IC-LoRA reference video and / or reference voice (`pipeline.reference`); the reference video and
+    its IC-LoRA act in stage 1 only (as the official IC-LoRA pipeline), the reference voice in every stage.
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
     if frames == "auto":  # LTX-2.5: the duration head reads the positive prompt's connector outputs
@@ -254,7 +258,7 @@ def generate(
                   guidance=guidance, sigmas=sigmas, images=images, audio=audio, audio_only=audio_only,
                   two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
                   decode_tiling=decode_tiling, batch_passes=batch_passes, step_cache=step_cache,
-                  compile_options=compile_options)
+                  compile_options=compile_options, reference=reference)
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
     if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler in ("res_2s", "euler_ancestral")):
@@ -295,7 +299,7 @@ def _batched_context(context: Optional[TextContext], batch: int) -> Optional[Tex
 
 def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prompt, width, height, frames, fps,
               steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
-              decode_tiling, batch_passes, step_cache, compile_options) -> List[Generation]:
+              decode_tiling, batch_passes, step_cache, compile_options, reference) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
     _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
     config = getattr(parts.upsampler, "config", None) if two_stage and not audio_only else None
@@ -337,8 +341,10 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
     if audio is not None:
         audio_latent = encode_audio_input(audio, parts.audio_vae, device, dtype)
     total = stage_one.sigmas.numel() - 1 + (3 if two_stage else 0)
+    _check_reference(parts, reference, audio_only, temporal)
     run = dict(positive=positive, negative=negative, generator=generator, dtype=dtype, device=device,
-               batch_passes=batch_passes, with_video=not audio_only, audio_latent=audio_latent, step_cache=step_cache)
+               batch_passes=batch_passes, with_video=not audio_only, audio_latent=audio_latent, step_cache=step_cache,
+               audio_items=reference_audio_items(reference, parts.audio_vae, device, dtype))
 
     def compiled(model):
         return model if compile_options is None else CompiledTransformer(model, compile_options)
@@ -350,8 +356,9 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
 
     if not two_stage:
         items = encode_video_inputs(images, parts.video_vae, width, height)
-        result = run_stage(compiled(parts.transformer), shape, fps, stage_one, video_items=items, callback=progress(0),
-                           **run)
+        items += reference_video_items(reference, parts.video_vae, width, height)
+        with _reference_model(parts, reference) as model:
+            result = run_stage(compiled(model), shape, fps, stage_one, video_items=items, callback=progress(0), **run)
         video_latent, audio_out = result.video, result.audio
     else:
         # Stage 1 keeps the output's audio length (a temporal stage 1 spans (frames + 1) / fps seconds).
@@ -359,8 +366,10 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                                      batch=batch, video_channels=shape.video_channels, **_audio_geometry(parts)),
                         audio_frames=shape.audio_frames)
         items = encode_video_inputs(first_images, parts.video_vae, first_size.width, first_size.height)
-        first = run_stage(compiled(parts.transformer), small, first_size.fps, stage_one, video_items=items,
-                          callback=progress(0), **run)
+        items += reference_video_items(reference, parts.video_vae, first_size.width, first_size.height)
+        with _reference_model(parts, reference) as model:
+            first = run_stage(compiled(model), small, first_size.fps, stage_one, video_items=items,
+                              callback=progress(0), **run)
         audio_out = first.audio
         video_latent = None
         if first.video is not None:
@@ -411,6 +420,27 @@ def _audio_geometry(parts: Components) -> dict:
     if config is None:
         return {}
     return dict(audio_channels=config.z_channels, audio_mel_bins=config.latent_mel_bins)
+
+
+def _check_reference(parts: Components, reference: Optional[ReferenceControl], audio_only: bool,
+                     temporal: bool) -> None:
+    """Refuse reference inputs that cannot apply, and an IC-LoRA that does not fit the transformer."""
+    if reference is None:
+        return
+    if reference.video is not None and audio_only:
+        raise InputError("Audio-only generation cannot take a reference video: remove it or generate video.")
+    if reference.video is not None and temporal:
+        raise InputError("A reference video cannot be used with the temporal upsampler: use the spatial x2 "
+                         "upsampler or one stage.")
+    if reference.ic_lora is not None:
+        reference.ic_lora.check_model(parts.transformer)
+
+
+def _reference_model(parts: Components, reference: Optional[ReferenceControl]):
+    """The transformer with the IC-LoRA applied on the fly (the plain transformer without one)."""
+    if reference is None or reference.ic_lora is None:
+        return contextlib.nullcontext(parts.transformer)
+    return lora_hooks(parts.transformer, [(reference.ic_lora.layers, reference.ic_lora.strength)])
 
 
 def _stage2_model(parts: Components):

@@ -145,6 +145,7 @@ def run_stage(
     negative: Optional[TextContext],
     generator: Union[torch.Generator, Sequence[torch.Generator]],
     video_items: Sequence = (),
+    audio_items: Sequence = (),
     audio_latent: Optional[torch.Tensor] = None,
     initial_video: Optional[torch.Tensor] = None,
     initial_audio: Optional[torch.Tensor] = None,
@@ -157,6 +158,7 @@ def run_stage(
 ) -> DenoiseResult:
     """Build the conditioned states of one stage and denoise them.
 
+    audio_items: conditioning items appended to the audio stream (reference voice).
     audio_latent: a given audio latent to keep frozen (audio-to-video). with_video=False: audio only.
     initial_video / initial_audio: latents to refine (stage 2) instead of zeros.
     generator: one generator for the whole batch, or one per batch item (item i's noise drawn from
@@ -175,6 +177,7 @@ def run_stage(
         if given.shape[0] == 1 and batch > 1:
             given = given.expand(batch, *given.shape[1:])
         audio = FrozenAudio(given).apply(audio, shape, fps)
+    audio = apply_conditionings(audio, [_batched_item(item, batch) for item in audio_items], shape, fps)
     noise = None
     if not isinstance(generator, torch.Generator):
         if len(generator) != batch:

@@ -13,7 +13,8 @@ DEV_STEPS = 2
 # AAC adds encoder priming / padding in 1024-sample frames; the muxed audio may run this much longer.
 AAC_SLACK_S = 2 * 1024 / 24000
 # Workflow file names -> the synthetic files that stand in for them (synthetic_weights.FILES).
-SUBSTITUTE_FILES = {"gemma-3-12b-it-Q4_K_M.gguf": "gemma-3-12b-it-Q8_0.gguf"}
+SUBSTITUTE_FILES = {"gemma-3-12b-it-Q4_K_M.gguf": "gemma-3-12b-it-Q8_0.gguf",
+                    "ltx-2-19b-ic-lora-depth-control.safetensors": "ltx-2-test-lora.safetensors"}
 
 
 def small_prompt(path, object_info, steps=DEV_STEPS, frames=FRAMES, size=(WIDTH, HEIGHT), overrides=None):

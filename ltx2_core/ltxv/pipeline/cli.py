@@ -9,7 +9,9 @@ from ...errors import CheckpointError, InputError
 from .components import checkpoint_family, text_encoder_kind
 
 LTX2_ONLY = (("audio", "--audio"), ("audio_only", "--audio-only"), ("audio_vae", "--audio-vae"),
-             ("distilled_lora", "--distilled-lora"), ("audio_cfg", "--audio-cfg"))
+             ("distilled_lora", "--distilled-lora"), ("audio_cfg", "--audio-cfg"), ("ic_lora", "--ic-lora"),
+             ("reference_video", "--reference-video"), ("reference_mask", "--reference-mask"),
+             ("reference_audio", "--reference-audio"))
 LTXV_ONLY = (("decode_timestep", "--decode-timestep"), ("decode_noise_scale", "--decode-noise-scale"))
 
 
