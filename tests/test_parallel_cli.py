@@ -17,12 +17,13 @@ ARGS = ["--prompt", "a fox", "--width", "160", "--height", "32", "--frames", "17
         "--dtype", "float32", "--device", "cpu"]
 
 
-def _run(*args, cwd, torchrun=0, threads=None):
+def _run(*args, cwd, torchrun=0, threads=None, module="ltx2_core", check=True):
     env = dict(os.environ, PYTHONPATH=ROOT, **({} if threads is None else {"OMP_NUM_THREADS": str(threads)}))
     launcher = ["-m", "torch.distributed.run", "--nproc-per-node", str(torchrun)] if torchrun else []
-    proc = subprocess.run([sys.executable, *launcher, "-m", "ltx2_core", *args], cwd=cwd, env=env,
+    proc = subprocess.run([sys.executable, *launcher, "-m", module, *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
 
@@ -54,6 +55,21 @@ def test_torchrun_writes_once_and_matches_one_process(models):
         else:  # decoded pixels agree to ~1e-5 (tests/test_parallel.py checks the latents); H.264 of the
             assert diff.mean() < 2.0  # random-weight noise then amplifies rare 1-level rounding flips locally
     assert not [name for name in os.listdir(work) if name.endswith(".tmp")]
+
+
+def test_torchrun_sp_runs_a_gguf_transformer_and_fsdp_refuses_it(models):
+    work, base = models
+    checkpoint = base[base.index("--checkpoint") + 1]
+    _run(checkpoint, "q8.gguf", "--type", "Q8_0", cwd=work, module="ltx2_core.convert")
+    gguf = ["generate", "--checkpoint", "q8.gguf", "--video-vae", checkpoint, "--audio-vae", checkpoint,
+            "--text-encoder", base[base.index("--text-encoder") + 1]]
+    _run(*gguf, *ARGS, "--out", "gguf_one.mp4", cwd=work, threads=1)
+    _run(*gguf, *ARGS, "--out", "gguf_sp.mp4", "--parallel", "sp", cwd=work, torchrun=2)
+    one, two = _frames(str(work / "gguf_one.mp4")), _frames(str(work / "gguf_sp.mp4"))
+    assert one.shape == two.shape == (17, 32, 160, 3) and np.abs(one - two).mean() < 2.0
+    proc = _run(*gguf, *ARGS, "--out", "gguf_fsdp.mp4", "--parallel", "fsdp", cwd=work, torchrun=2, check=False)
+    assert proc.returncode != 0 and "error: FSDP cannot shard GGUF" in proc.stderr
+    assert not os.path.exists(work / "gguf_fsdp.mp4")
 
 
 @pytest.mark.parametrize("extra, expected", [
