@@ -18,7 +18,7 @@ from ..pipeline.conditioning import Keyframe, ReplaceFrames, apply_conditionings
     initial_video_state
 from ..pipeline.denoise import DenoiseResult, TextContext, denoise
 from ..pipeline.guidance import Guidance, GuidanceParams
-from ..pipeline.latents import latent_shape, make_generator
+from ..pipeline.latents import draw_noise, latent_shape, make_generator
 from ..pipeline.schedules import ltx2_sigmas
 from ..transformer import LTX2Transformer, TransformerConfig
 
@@ -48,20 +48,33 @@ def build_model(case: Case, dtype: torch.dtype) -> LTX2Transformer:
     return model
 
 
-def run_case(model: Callable, case: Case, dtype: torch.dtype) -> DenoiseResult:
-    """The guided run; `model` is the transformer or a parallel wrapper of it."""
-    shape = latent_shape(case.width, case.height, case.frames, FPS, video_channels=8, audio_channels=2,
-                         audio_mel_bins=4)
+def make_request(config, case: Case, dtype: torch.dtype):
+    """The guided run's `worker.DenoiseRequest` for a model of `config` (noise drawn here, seeded)."""
+    from .worker import DenoiseRequest
+
+    shape = latent_shape(case.width, case.height, case.frames, FPS, video_channels=config.in_channels,
+                         audio_channels=2, audio_mel_bins=config.audio_in_channels // 2)
     gen = torch.Generator().manual_seed(1)
-    c = model.config
+    c = config
     widths = (c.caption_channels or c.cross_attention_dim, c.caption_channels or c.audio_cross_attention_dim)
     pos, neg = (TextContext(*(torch.randn(1, 4, w, generator=gen, dtype=dtype) for w in widths)) for _ in range(2))
-    image = torch.randn(1, 8, 1, shape.height, shape.width, generator=gen, dtype=dtype)
+    image = torch.randn(1, shape.video_channels, 1, shape.height, shape.width, generator=gen, dtype=dtype)
     video = apply_conditionings(initial_video_state(shape, FPS, dtype=dtype),
                                 [ReplaceFrames(image), Keyframe(image, 16, 0.7)], shape, FPS)
     audio = initial_audio_state(shape, dtype=dtype)
-    return denoise(model, shape, video, audio, ltx2_sigmas(case.steps), pos, neg, GUIDANCE,
-                   generator=make_generator(7))
+    noise = make_generator(7)
+    noise = tuple(draw_noise([s.latent.shape], noise, dtype, s.latent.device)[0] for s in (video, audio))
+    return DenoiseRequest(shape, video, audio, ltx2_sigmas(case.steps), pos, neg, GUIDANCE, noise)
+
+
+def run_request(model: Callable, r) -> DenoiseResult:
+    return denoise(model, r.shape, r.video, r.audio, r.sigmas, r.positive, r.negative, r.guidance, noise=r.noise,
+                   noise_scale=r.noise_scale, sampler=r.sampler)
+
+
+def run_case(model: Callable, case: Case, dtype: torch.dtype) -> DenoiseResult:
+    """The guided run; `model` is the transformer or a parallel wrapper of it."""
+    return run_request(model, make_request(model.config, case, dtype))
 
 
 def forward_case(model: Callable, dtype: torch.dtype, batch: int = 2):
