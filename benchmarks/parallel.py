@@ -22,7 +22,8 @@ import torch
 import torch.distributed as dist
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from ltx2_core.parallel.selfcheck import free_port, parallel_model
+from ltx2_core.parallel.modes import parallel_model
+from ltx2_core.parallel.selfcheck import free_port
 from ltx2_core.transformer import LTX2Transformer, TransformerConfig
 from ltx2_core.transformer.inputs import ModalityInput
 from ltx2_core.transformer.positions import audio_positions, video_positions

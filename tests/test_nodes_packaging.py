@@ -7,7 +7,7 @@ import sys
 import tomllib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NODE_FILES = ("loaders", "text", "latent", "conditioning", "sampling", "decode", "speed")
+NODE_FILES = ("loaders", "text", "latent", "conditioning", "sampling", "decode", "speed", "parallel")
 # LTX-Video nodes: their own files, in the categories of the shared ones (LTX2/loaders, LTX2/sampling).
 LTXV_NODE_FILES = {"ltxv": "LTX2/loaders", "ltxv_sampling": "LTX2/sampling"}
 

@@ -16,7 +16,7 @@ import torch.distributed as dist
 from ..errors import InputError
 from .group import init_from_env, local_device
 
-MODES = ("sp", "fsdp", "sp+fsdp")
+from .modes import MODES  # noqa: F401  (the --parallel choices)
 _UNSUPPORTED = (("compile", "--compile"), ("step_cache", "--step-cache"), ("two_stage", "--two-stage"))
 
 
@@ -36,7 +36,7 @@ class ParallelRun:
 
     def wrap(self, parts):
         """`parts` (pipeline Components) with its transformer prepared for the mode."""
-        from .selfcheck import parallel_model
+        from .modes import parallel_model
 
         return dataclasses.replace(parts, transformer=parallel_model(parts.transformer, self.mode,
                                                                      offload=self.offload))

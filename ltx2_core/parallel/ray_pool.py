@@ -1,7 +1,7 @@
 """`RayPool`: N Ray actors (one per GPU, or CPU workers) each running a `worker.Worker` rank, reused between
 calls until `shutdown` (also on interrupt). Ray is optional: `start` names the install command when it is
-missing. Workers import this package by the same module path as the caller (its parent folder goes on their
-PYTHONPATH), so inside ComfyUI they load the pack's own ltx2_core without ComfyUI itself.
+missing. Workers get the pack folder on their PYTHONPATH and `ray_setup.register_pack` registers the pack
+under the caller's module name, so inside ComfyUI they load the pack's own ltx2_core without ComfyUI itself.
 """
 
 import os
@@ -27,10 +27,11 @@ def _import_ray():
     return ray
 
 
-def _package_parent() -> str:
-    """The folder holding the top-level package this module belongs to (for the workers' PYTHONPATH)."""
-    top = __name__.split(".")[0]
-    return os.path.dirname(os.path.dirname(os.path.abspath(sys.modules[top].__file__)))
+def _pack_location():
+    """(the module name the caller gave the pack, "" when ltx2_core is top-level; the pack folder)."""
+    marker = ".ltx2_core."
+    name = __name__[:__name__.index(marker)] if marker in __name__ else ""
+    return name, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _free_address() -> str:
@@ -57,10 +58,13 @@ class RayPool:
         ray = _import_ray()
         gpu = self.spec.device == "cuda"
         if not ray.is_initialized():
-            path = os.pathsep.join(p for p in (_package_parent(), os.environ.get("PYTHONPATH")) if p)
+            name, folder = _pack_location()
+            path = os.pathsep.join(p for p in (folder, os.environ.get("PYTHONPATH")) if p)
+            env = {"PYTHONPATH": path, "OMP_NUM_THREADS": "1", "LTX2_PACK_MODULE": name, "LTX2_PACK_DIR": folder}
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False,
                      num_cpus=None if gpu else max(self.workers, os.cpu_count() or 1),
-                     runtime_env={"env_vars": {"PYTHONPATH": path, "OMP_NUM_THREADS": "1"}})
+                     runtime_env={"env_vars": env,
+                                  "worker_process_setup_hook": "ltx2_core.parallel.ray_setup.register_pack"})
         actor = ray.remote(num_cpus=1, num_gpus=1 if gpu else 0)(Worker)
         address = _free_address()
         self.actors = [actor.remote(rank, self.workers, address, self.spec) for rank in range(self.workers)]

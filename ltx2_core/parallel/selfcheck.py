@@ -21,9 +21,9 @@ from ..pipeline.guidance import Guidance, GuidanceParams
 from ..pipeline.latents import draw_noise, latent_shape, make_generator
 from ..pipeline.schedules import ltx2_sigmas
 from ..transformer import LTX2Transformer, TransformerConfig
+from .modes import MODES, parallel_model
 
 FPS = 24.0
-MODES = ("sp", "fsdp", "sp+fsdp")
 GUIDANCE = Guidance(GuidanceParams(cfg=3.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0),
                     GuidanceParams(cfg=5.0, stg=1.0, stg_blocks=(1,), rescale=0.7, modality=3.0))
 
@@ -103,16 +103,6 @@ def forward_case(model: Callable, dtype: torch.dtype, batch: int = 2):
         context=torch.randn(batch, 4, c.caption_channels or c.audio_cross_attention_dim, generator=gen, dtype=dtype))
     with torch.no_grad():
         return model(video, audio, Perturbations.stg(batch, (0,), items=(1,)))
-
-
-def parallel_model(model: LTX2Transformer, mode: str, *, offload: bool = False):
-    """`model` prepared for `mode` (one of MODES) over the default group."""
-    from .fsdp import shard_weights
-    from .sequence import SequenceParallel
-
-    if "fsdp" in mode:
-        model = shard_weights(model, offload=offload)
-    return SequenceParallel(model) if "sp" in mode else model
 
 
 def free_port() -> int:

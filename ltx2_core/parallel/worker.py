@@ -55,7 +55,7 @@ def _to(value, device, dtype):
 class Worker:
     def __init__(self, rank: int, world: int, address: str, spec: WorkerSpec) -> None:
         from ..pipeline.component_files import load_transformer_file
-        from .selfcheck import parallel_model
+        from .modes import parallel_model
 
         torch.set_num_threads(max(1, torch.get_num_threads()))
         self.rank, self.spec = rank, spec
