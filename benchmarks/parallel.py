@@ -50,7 +50,7 @@ class LiveBytes(TorchDispatchMode):
                     self._seen.add(key)
                     self.live += storage.nbytes()
                     self.peak = max(self.peak, self.live)
-                    weakref.finalize(storage, self._free, key, storage.nbytes())
+                    weakref.finalize(storage, self._free, key, storage.nbytes()).atexit = False
         return out
 
 
@@ -133,6 +133,7 @@ def _worker(rank, world, port, args, out_dir):
     with open(os.path.join(out_dir, f"{world}_{rank}.json"), "w", encoding="utf-8") as handle:
         json.dump(rows, handle)
     if world > 1:
+        dist.barrier()  # no rank tears its gloo threads down while another still sends
         dist.destroy_process_group()
 
 
