@@ -132,6 +132,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str, case: Case, modes: t
                 sent = sum(wrapped.comm.sent_bytes.values()) if "sp" in mode else 0
                 tensors[f"stats/{mode}/{dtype_name}"] = torch.tensor([local / full, float(sent)], dtype=torch.float64)
         save_file(tensors, os.path.join(out_dir, f"rank{rank}.safetensors"))
+        dist.barrier()  # no rank tears its gloo threads down while another still sends
     finally:
         dist.destroy_process_group()
 
