@@ -132,6 +132,11 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="attention kernel: auto = sageattention, flash_attn or xformers when installed, else SDPA")
     gen.add_argument("--compile", action="store_true",
                      help="torch.compile the transformer blocks (regional; the first step is slower)")
+    gen.add_argument("--parallel", default=None, choices=["sp", "fsdp", "sp+fsdp"],
+                     help="under `torchrun --nproc-per-node N`: split the video tokens (sp), shard the weights "
+                          "(fsdp) or both over the N processes; rank 0 writes the file (docs/parallel.md)")
+    gen.add_argument("--offload-shards", action="store_true",
+                     help="with --parallel fsdp / sp+fsdp: keep the weight shards in CPU memory (lowest memory)")
     gen.add_argument("--step-cache", type=float, default=None, metavar="THRESHOLD",
                      help="reuse the later blocks' residual when block 0 changed less than THRESHOLD (e.g. 0.05)")
     return parser
@@ -204,6 +209,10 @@ def _run_generate(args) -> None:
                   cfgs=(("--video-cfg", args.video_cfg), ("--audio-cfg", args.audio_cfg)))
     if args.two_stage and args.upsampler is None:
         raise InputError("--two-stage needs --upsampler PATH (the spatial x2 upscaler).")
+    from .parallel.cli import setup as parallel_setup
+
+    run = parallel_setup(args)
+    writes = run is None or run.writes
     loras = [_parse_lora(spec) for spec in args.lora]
     speed = _speed_options(args)
     inputs = []  # media files are read (and refused when unreadable) before the models load
@@ -221,6 +230,8 @@ def _run_generate(args) -> None:
         distilled=args.distilled, dtype=getattr(torch, args.dtype), device=args.device,
         attention_fn=make_attention(args.attention),
     )
+    if run is not None:
+        parts = run.wrap(parts)
     guidance = None
     if args.video_cfg is not None or args.audio_cfg is not None or args.stg_blocks is not None:
         guidance = _guidance_overrides(parts, args)
@@ -228,10 +239,14 @@ def _run_generate(args) -> None:
     clips = generate(
         parts, args.prompt, width=args.width, height=args.height, frames=args.frames, fps=args.fps, seed=args.seed,
         steps=args.steps, guidance=guidance, images=inputs, audio=audio, audio_only=args.audio_only,
-        two_stage=args.two_stage, sampler=args.sampler, callback=_progress(), batch_size=args.batch_size,
-        reference=reference, **speed, **extra,
+        two_stage=args.two_stage, sampler=args.sampler, callback=_progress() if writes else None,
+        batch_size=args.batch_size, reference=reference, **speed, **extra,
     )
     clips = clips if isinstance(clips, list) else [clips]
+    if run is not None:
+        run.close()
+    if not writes:
+        return
     stem, ext = os.path.splitext(args.out)
     for index, clip in enumerate(clips):
         out = args.out if len(clips) == 1 else f"{stem}_{index}{ext}"

@@ -1,6 +1,8 @@
 """ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
 
-from . import conditioning, decode, latent, loaders, ltxv, ltxv_sampling, reference, sampling, speed, text
+from . import (
+    conditioning, decode, latent, loaders, ltxv, ltxv_sampling, parallel, reference, sampling, speed, text,
+)
 
 NODE_CLASSES = (
     loaders.LTX2CheckpointLoader,
@@ -28,6 +30,8 @@ NODE_CLASSES = (
     ltxv_sampling.LTX2LTXVScheduler,
     decode.LTX2VideoDecode,
     decode.LTX2AudioDecode,
+    parallel.LTX2ParallelWorkers,
+    parallel.LTX2ParallelSampler,
 )
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in NODE_CLASSES}

@@ -71,6 +71,8 @@ grep -v -E '^(torch|torchvision|torchaudio|spandrel)\s*$' "$SRC/requirements.txt
 # torchvision 0.28.0 pins torch 2.13.0; spandrel/torchaudio without deps so they cannot replace torch.
 "$P" install -q -c "$PIN" torchvision==0.28.0
 "$P" install -q --no-deps torchaudio==2.11.0 spandrel==0.4.2
+# Ray (pulls no torch) for the optional LTX2 Parallel Workers node and its integration test.
+"$P" install -q -c "$PIN" ray==2.60.0
 SP="$("$V/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 # torchaudio's native libs are CUDA-linked: without them it imports as pure Python (resample, MelSpectrogram work).
 rm -f "$SP"/torchaudio/lib/*.so

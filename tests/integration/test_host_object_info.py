@@ -7,7 +7,7 @@ import pytest
 
 from workflow_api import RECORDED, normalize, workflow_files
 OUR_CATEGORIES = ("LTX2/loaders", "LTX2/text", "LTX2/latent", "LTX2/conditioning", "LTX2/sampling", "LTX2/decode",
-                  "LTX2/speed")
+                  "LTX2/speed", "LTX2/parallel")
 
 
 def our_nodes(object_info):

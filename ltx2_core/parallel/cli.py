@@ -1,0 +1,71 @@
+"""`--parallel sp|fsdp|sp+fsdp` of `python -m ltx2_core generate`, started by torchrun.
+
+Every rank runs the same command: it loads the models, encodes the prompt and samples (replicated; the
+sampler's noise is seeded, so the ranks agree), the transformer runs split over the ranks, and only
+rank 0 prints progress and writes the output file (atomically, as always).
+"""
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.distributed as dist
+
+from ..errors import InputError
+from .group import init_from_env, local_device
+
+from .modes import MODES  # noqa: F401  (the --parallel choices)
+_UNSUPPORTED = (("compile", "--compile"), ("step_cache", "--step-cache"), ("two_stage", "--two-stage"))
+
+
+@dataclass
+class ParallelRun:
+    mode: str
+    offload: bool
+
+    @property
+    def rank(self) -> int:
+        return dist.get_rank()
+
+    @property
+    def writes(self) -> bool:
+        """Only rank 0 prints progress and writes files."""
+        return self.rank == 0
+
+    def wrap(self, parts):
+        """`parts` (pipeline Components) with its transformer prepared for the mode."""
+        from .modes import parallel_model
+
+        return dataclasses.replace(parts, transformer=parallel_model(parts.transformer, self.mode,
+                                                                     offload=self.offload))
+
+    def close(self) -> None:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def setup(args) -> Optional[ParallelRun]:
+    """None without --parallel; else joins the torchrun group and points args.device at this rank's GPU.
+    Options the parallel path does not support yet are refused before anything loads."""
+    mode = getattr(args, "parallel", None)
+    if mode is None:
+        if getattr(args, "offload_shards", False):
+            raise InputError("--offload-shards needs --parallel fsdp or sp+fsdp.")
+        return None
+    if getattr(args, "offload_shards", False) and "fsdp" not in mode:
+        raise InputError("--offload-shards moves FSDP shards to the CPU: use it with --parallel fsdp or sp+fsdp.")
+    for name, flag in _UNSUPPORTED:
+        if getattr(args, name, None):
+            raise InputError(f"{flag} is not supported with --parallel yet: drop one of them.")
+    from ..ltxv.pipeline.components import checkpoint_family
+
+    if os.path.isfile(args.checkpoint) and checkpoint_family(args.checkpoint) == "ltx-video":
+        raise InputError("--parallel supports LTX-2 / LTX-2.3 checkpoints; run LTX-Video files on one process.")
+    device = local_device(args.device)
+    init_from_env(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    args.device = str(device)
+    return ParallelRun(mode, bool(getattr(args, "offload_shards", False)))

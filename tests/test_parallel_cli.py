@@ -1,0 +1,88 @@
+"""`torchrun -m ltx2_core generate --parallel ...` on the exported demo files: rank 0 alone writes the clip and
+it matches the one-process clip; misuse gets one line and exit 2."""
+
+import os
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+
+from ltx2_core.__main__ import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# 3 latent frames of 1x5 tokens: 15 video tokens, not divisible by 2 ranks.
+ARGS = ["--prompt", "a fox", "--width", "160", "--height", "32", "--frames", "17", "--steps", "3",
+        "--dtype", "float32", "--device", "cpu"]
+
+
+def _run(*args, cwd, torchrun=0, threads=None, module="ltx2_core", check=True):
+    env = dict(os.environ, PYTHONPATH=ROOT, **({} if threads is None else {"OMP_NUM_THREADS": str(threads)}))
+    launcher = ["-m", "torch.distributed.run", "--nproc-per-node", str(torchrun)] if torchrun else []
+    proc = subprocess.run([sys.executable, *launcher, "-m", module, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _frames(path):
+    with av.open(path) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]).astype(int)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    work = tmp_path_factory.mktemp("parallel_cli")
+    proc = _run("demo", "--export", "models", cwd=work)
+    written = dict(line[len("Wrote "):].split(": ", 1) for line in proc.stdout.splitlines() if line.startswith("Wrote "))
+    return work, ["generate", "--checkpoint", written["checkpoint"], "--text-encoder", written["text_encoder"]]
+
+
+def test_torchrun_writes_once_and_matches_one_process(models):
+    work, base = models
+    _run(*base, *ARGS, "--out", "one.mp4", cwd=work, threads=1)  # torchrun ranks run one thread each too
+    one = _frames(str(work / "one.mp4"))
+    assert one.shape == (17, 32, 160, 3)
+    for mode in ("fsdp", "sp+fsdp"):
+        out = f"{mode}.mp4"
+        proc = _run(*base, *ARGS, "--out", out, "--parallel", mode, cwd=work, torchrun=2)
+        assert proc.stdout.count("Wrote ") == 1 and proc.stderr.count("step 3/3") == 1  # rank 0 only
+        diff = np.abs(one - _frames(str(work / out)))
+        if mode == "fsdp":  # gathered weights, the same arithmetic: the same clip
+            assert diff.max() == 0
+        else:  # decoded pixels agree to ~1e-5 (tests/test_parallel.py checks the latents); H.264 of the
+            assert diff.mean() < 2.0  # random-weight noise then amplifies rare 1-level rounding flips locally
+    assert not [name for name in os.listdir(work) if name.endswith(".tmp")]
+
+
+def test_torchrun_sp_runs_a_gguf_transformer_and_fsdp_refuses_it(models):
+    work, base = models
+    checkpoint = base[base.index("--checkpoint") + 1]
+    _run(checkpoint, "q8.gguf", "--type", "Q8_0", cwd=work, module="ltx2_core.convert")
+    gguf = ["generate", "--checkpoint", "q8.gguf", "--video-vae", checkpoint, "--audio-vae", checkpoint,
+            "--text-encoder", base[base.index("--text-encoder") + 1]]
+    _run(*gguf, *ARGS, "--out", "gguf_one.mp4", cwd=work, threads=1)
+    _run(*gguf, *ARGS, "--out", "gguf_sp.mp4", "--parallel", "sp", cwd=work, torchrun=2)
+    one, two = _frames(str(work / "gguf_one.mp4")), _frames(str(work / "gguf_sp.mp4"))
+    assert one.shape == two.shape == (17, 32, 160, 3) and np.abs(one - two).mean() < 2.0
+    proc = _run(*gguf, *ARGS, "--out", "gguf_fsdp.mp4", "--parallel", "fsdp", cwd=work, torchrun=2, check=False)
+    assert proc.returncode != 0 and "error: FSDP cannot shard GGUF" in proc.stderr
+    assert not os.path.exists(work / "gguf_fsdp.mp4")
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--parallel", "sp"], "error: --parallel needs several processes: start the command with `torchrun"),
+    (["--offload-shards"], "error: --offload-shards needs --parallel fsdp or sp+fsdp."),
+    (["--parallel", "sp", "--offload-shards"], "error: --offload-shards moves FSDP shards to the CPU"),
+    (["--parallel", "fsdp", "--step-cache", "0.1"], "error: --step-cache is not supported with --parallel yet"),
+])
+def test_parallel_misuse_is_one_line_exit_2(models, capsys, monkeypatch, extra, expected):
+    work, base = models
+    monkeypatch.chdir(work)
+    for name in ("RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(base + ARGS + ["--out", "x.mp4"] + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(expected) and "\n" not in err
