@@ -31,6 +31,14 @@ def seconds_to_frames(seconds: float, fps: float, min_seconds: float = AUTO_MIN_
     return frames
 
 
+def frames_for_seconds(seconds: float, fps: float, time_scale: int = VIDEO_TIME_SCALE) -> int:
+    """The frame count of the form k * time_scale + 1 nearest to `seconds` at `fps` (a user-given length)."""
+    if not seconds > 0:
+        raise InputError(f"--seconds {seconds} is invalid: give a positive length in seconds, or 'auto'.")
+    steps = round((seconds * fps - 1) / time_scale)
+    return max(steps, 0) * time_scale + 1
+
+
 def predict_frames(head, video_context: Optional[torch.Tensor], audio_context: Optional[torch.Tensor], fps: float,
                    min_seconds: float = AUTO_MIN_SECONDS, max_seconds: float = AUTO_MAX_SECONDS) -> int:
     """The auto-duration frame count from the connector outputs of ONE prompt (both streams when present)."""

@@ -102,6 +102,7 @@ def load_components(
     dtype: torch.dtype = torch.bfloat16,
     device: str = "cpu",
     attention_fn=sdpa_attention,
+    duration_head: Optional[str] = None,
 ) -> Components:
     """Load every part from files. The official single-file checkpoint holds the transformer, both VAEs,
     the vocoder and the text connectors, so `video_vae` / `audio_vae` default to `checkpoint` and `vocoder`
@@ -110,7 +111,7 @@ def load_components(
     `text_encoder` a Gemma 3 folder, safetensors file or GGUF file, as the ComfyUI loader nodes accept.
     `loras` are merged into the transformer (attached as per-layer patches for GGUF); `distilled_lora` is kept
     apart and applied in stage 2 only. `attention_fn` (e.g. `make_attention("sage")`) goes to the transformer
-    and the text encoder."""
+    and the text encoder. `duration_head`: the LTX-2.5 duration head file (for `generate(frames="auto")`)."""
     from ..audio import load_audio_vae, load_vocoder
     from ..video_vae import load_video_vae
 
@@ -125,6 +126,8 @@ def load_components(
         validate_file(path, "LoRA")
     if text_encoder is not None:
         validate_path(text_encoder, "Text encoder")
+    if duration_head is not None:
+        validate_file(duration_head, "Duration head")
     video_vae, audio_vae, vocoder = component_files(checkpoint, video_vae, audio_vae, vocoder)
     transformer = load_transformer_file(checkpoint, loras, dtype, device, attention_fn)
     parts = Components(
@@ -141,6 +144,10 @@ def load_components(
         parts.upsampler = load_latent_upsampler(upsampler, dtype=dtype, device=device).eval()
     if distilled_lora is not None:
         parts.stage2_lora = load_lora(distilled_lora)
+    if duration_head is not None:
+        from ..model_patches import load_duration_head
+
+        parts.duration_head = load_duration_head(duration_head, dtype=dtype, device=device).eval()
     if text_encoder is not None:
         parts.text_encoder = load_text_encoder_files(text_encoder, checkpoint, dtype, device, attention_fn)
     return parts
