@@ -1,5 +1,7 @@
 """Sequence parallelism (Ulysses) and FSDP2 sharding on gloo ranks equal the single-process run."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -14,9 +16,9 @@ GATED = selfcheck.Case(version="2.3", config_changes=(("heads", 3), ("cross_atte
                                                      ("audio_cross_attention_dim", 24)))
 
 
-def _check(ranks, ref, world):
+def _check(ranks, ref, world, modes=selfcheck.MODES):
     assert len(ranks) == world
-    names = {f"{m}/{d}/{s}" for m in selfcheck.MODES for d in TOLERANCE for s in ("video", "audio")}
+    names = {f"{m}/{d}/{s}" for m in modes for d in TOLERANCE for s in ("video", "audio")}
     for rank, tensors in ranks.items():
         stats = {name: tensors.pop(name).tolist() for name in list(tensors) if name.startswith("stats/")}
         assert set(tensors) == names
@@ -46,6 +48,14 @@ def test_gated_forward_with_self_mask_and_uneven_heads_on_two_ranks(tmp_path):
     _check(selfcheck.run_ranks(2, str(tmp_path), GATED, job="forward"), ref, 2)
 
 
+def test_ltx25_keyframe_marker_denoise_on_three_ranks(tmp_path):
+    """LTX-2.5 (video FFN without bias, the frame-0 keyframe marker on the first latent frame's tokens): the
+    marker mask is sharded with the tokens; padding tokens are unmarked."""
+    case = selfcheck.Case(version="2.5")
+    ref = selfcheck.reference(case)
+    _check(selfcheck.run_ranks(3, str(tmp_path), case, modes=("sp",)), ref, 3, modes=("sp",))
+
+
 def test_shard_video_pads_with_repeated_positions_and_timesteps():
     latent = torch.randn(1, 5, 4)
     timesteps = torch.arange(5.0).view(1, 5)
@@ -60,6 +70,8 @@ def test_shard_video_pads_with_repeated_positions_and_timesteps():
     assert last.attention_mask.shape == (1, 5, 5)  # stays whole: attention sees every query after the all-to-all
     first = shard_video(m, 0, 3)
     assert torch.equal(first.latent, latent[:, :2]) and first.timesteps.tolist() == [[0.0, 1.0]]
+    marked = shard_video(dataclasses.replace(m, keyframes_mask=torch.tensor([[1.0, 1.0, 0.0, 0.0, 1.0]])), 2, 3)
+    assert marked.keyframes_mask.tolist() == [[1.0, 0.0]]  # token 4 marked, the padding token not
 
 
 def test_step_cache_is_refused_with_one_line():
