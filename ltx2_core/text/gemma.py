@@ -161,7 +161,8 @@ class GemmaDecoderLayer(nn.Module):
 
     def __init__(self, config: GemmaConfig, layer: int, *, operations, attention_fn, device, dtype):
         super().__init__()
-        self.is_global = config.layer_types[layer] == GLOBAL
+        self.kind = config.layer_types[layer]  # GLOBAL or SLIDING: its RoPE table and mask
+        self.is_global = self.kind == GLOBAL
         eps = config.rms_norm_eps
         self.self_attn = GemmaAttention(
             config, layer, operations=operations, attention_fn=attention_fn, device=device, dtype=dtype
@@ -177,18 +178,27 @@ class GemmaDecoderLayer(nn.Module):
         return h + self.post_feedforward_layernorm(self.mlp(self.pre_feedforward_layernorm(h)))
 
 
-class GemmaTextModel(nn.Module):
-    """Gemma 3 text decoder (no LM head: generation reuses the tied embedding matrix, see `logits`)."""
+class GemmaDecoderStack(nn.Module):
+    """The decoder stack of both Gemma generations: scaled embedding, per-kind (global / sliding) RoPE tables and
+    masks, the layers, the final norm, tied-embedding logits. Subclasses name their LAYER and NORM classes and
+    build their RoPE tables (`rope_tables`)."""
 
-    def __init__(self, config: GemmaConfig, *, operations=nn, attention_fn=sdpa_attention, device=None, dtype=None):
+    LAYER: type
+    NORM: type
+
+    def __init__(self, config, *, operations=nn, attention_fn=sdpa_attention, device=None, dtype=None):
         super().__init__()
         self.config = config
         self.embed_tokens = operations.Embedding(config.vocab_size, config.hidden_size, device=device, dtype=dtype)
         self.layers = nn.ModuleList(
-            GemmaDecoderLayer(config, i, operations=operations, attention_fn=attention_fn, device=device, dtype=dtype)
+            self.LAYER(config, i, operations=operations, attention_fn=attention_fn, device=device, dtype=dtype)
             for i in range(config.num_layers)
         )
-        self.norm = GemmaRMSNorm(config.hidden_size, config.rms_norm_eps, device=device, dtype=dtype)
+        self.norm = self.NORM(config.hidden_size, config.rms_norm_eps, device=device, dtype=dtype)
+
+    def rope_tables(self, positions: torch.Tensor, dtype: torch.dtype) -> dict:
+        """{GLOBAL: (cos, sin), SLIDING: (cos, sin)} for positions (B, T)."""
+        raise NotImplementedError
 
     def forward(
         self,
@@ -208,20 +218,17 @@ class GemmaTextModel(nn.Module):
         """
         cfg = self.config
         h = self.embed_tokens(input_ids)  # (B, T, hidden)
+        # The scale is cast to the weight dtype first (sqrt(3840) becomes 62.0 in bfloat16), as in the reference.
         h = h * torch.tensor(math.sqrt(cfg.hidden_size), dtype=h.dtype, device=h.device)
         batch, length = input_ids.shape
         past = cache.length if cache is not None else 0
         first = start_position + past
         positions = torch.arange(first, first + length, device=h.device).expand(batch, length)  # (B, T)
         masks = attention_masks(attention_mask, batch, length, past + length, cfg.sliding_window, h.device)
-        tables = {
-            GLOBAL: rope_cos_sin(positions, cfg.head_dim, cfg.rope_global_theta, cfg.rope_global_scaling, h.dtype),
-            SLIDING: rope_cos_sin(positions, cfg.head_dim, cfg.rope_local_theta, 1.0, h.dtype),
-        }
+        tables = self.rope_tables(positions, h.dtype)
         states = [h]
         for layer in self.layers:
-            kind = GLOBAL if layer.is_global else SLIDING
-            h = layer(h, *tables[kind], masks[kind], cache)
+            h = layer(h, *tables[layer.kind], masks[layer.kind], cache)
             if all_hidden_states:
                 states.append(h)
         normed = self.norm(h)
@@ -230,3 +237,17 @@ class GemmaTextModel(nn.Module):
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Next-token logits from final hidden states, through the tied embedding matrix."""
         return F.linear(hidden, cast_like(self.embed_tokens.weight, hidden))
+
+
+class GemmaTextModel(GemmaDecoderStack):
+    """Gemma 3 text decoder (no LM head: generation reuses the tied embedding matrix, see `logits`)."""
+
+    LAYER = GemmaDecoderLayer
+    NORM = GemmaRMSNorm
+
+    def rope_tables(self, positions: torch.Tensor, dtype: torch.dtype) -> dict:
+        cfg = self.config
+        return {
+            GLOBAL: rope_cos_sin(positions, cfg.head_dim, cfg.rope_global_theta, cfg.rope_global_scaling, dtype),
+            SLIDING: rope_cos_sin(positions, cfg.head_dim, cfg.rope_local_theta, 1.0, dtype),
+        }

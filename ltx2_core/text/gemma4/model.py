@@ -10,15 +10,13 @@ the last layer its output after the final norm (the tuple transformers returns w
 """
 
 import math
-from typing import List, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from ...attention import sdpa_attention
 from ...ops import cast_like
-from ..gemma import GemmaMLP, KVCache, attention_masks
+from ..gemma import GemmaDecoderStack, GemmaMLP, KVCache
 from ..gemma_config import GLOBAL, SLIDING
 from .config import Gemma4Config
 
@@ -141,45 +139,12 @@ class Gemma4DecoderLayer(nn.Module):
         return h * cast_like(self.layer_scalar, h)
 
 
-class Gemma4TextModel(nn.Module):
-    """Gemma 4 language model (no LM head; `logits` uses the tied embedding matrix)."""
+class Gemma4TextModel(GemmaDecoderStack):
+    """Gemma 4 language model (no LM head; `logits` uses the tied embedding matrix). The stack (embedding scale,
+    masks, hidden-state layout) is Gemma 3's; the layers, norms and RoPE tables are Gemma 4's."""
 
-    def __init__(self, config: Gemma4Config, *, operations=nn, attention_fn=sdpa_attention, device=None, dtype=None):
-        super().__init__()
-        self.config = config
-        self.embed_tokens = operations.Embedding(config.vocab_size, config.hidden_size, device=device, dtype=dtype)
-        self.layers = nn.ModuleList(
-            Gemma4DecoderLayer(config, i, operations=operations, attention_fn=attention_fn, device=device, dtype=dtype)
-            for i in range(config.num_layers)
-        )
-        self.norm = Gemma4RMSNorm(config.hidden_size, config.rms_norm_eps, device=device, dtype=dtype)
+    LAYER = Gemma4DecoderLayer
+    NORM = Gemma4RMSNorm
 
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor] = None, *, all_hidden_states: bool = True,
-        start_position: int = 0, cache: Optional[KVCache] = None,
-    ) -> List[torch.Tensor]:
-        """input_ids (B, T); attention_mask (B, T), 1 = real token. `start_position` is the RoPE position of the
-        first column (a cut out of a longer left-padded batch keeps its tables; `TextEncoder`'s pad-free path).
-        With a `cache` (token-by-token generation) `attention_mask` covers past + new positions.
-        Returns the `num_layers + 1` hidden states (B, T, hidden), or only the final normed one when
-        `all_hidden_states` is False."""
-        cfg = self.config
-        h = self.embed_tokens(input_ids)  # (B, T, hidden)
-        # The scale is cast to the weight dtype first (sqrt(3840) becomes 62.0 in bfloat16), as in the reference.
-        h = h * torch.tensor(math.sqrt(cfg.hidden_size), dtype=h.dtype, device=h.device)
-        batch, length = input_ids.shape
-        past = cache.length if cache is not None else 0
-        first = start_position + past
-        positions = torch.arange(first, first + length, device=h.device).expand(batch, length)  # (B, T)
-        masks = attention_masks(attention_mask, batch, length, past + length, cfg.sliding_window, h.device)
-        tables = gemma4_rope_tables(positions, cfg, h.dtype)
-        states = [h]
-        for layer in self.layers:
-            h = layer(h, *tables[layer.kind], masks[layer.kind], cache)
-            if all_hidden_states:
-                states.append(h)
-        normed = self.norm(h)
-        return states[:-1] + [normed] if all_hidden_states else [normed]
-
-    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        return F.linear(hidden, cast_like(self.embed_tokens.weight, hidden))
+    def rope_tables(self, positions: torch.Tensor, dtype: torch.dtype) -> dict:
+        return gemma4_rope_tables(positions, self.config, dtype)
