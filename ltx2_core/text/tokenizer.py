@@ -7,7 +7,7 @@ that ComfyUI-packaged Gemma files embed, from raw serialized ModelProto bytes, o
 
 import os
 import re
-from typing import Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 
@@ -124,19 +124,9 @@ class GemmaTokenizer:
 
     def __call__(self, prompts, max_length: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """ids and mask (int64, (B, max_length)): BOS + tokens, truncated to `max_length`, padded on the left."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
+        prompts = [prompts] if isinstance(prompts, str) else prompts
         length = int(max_length or self.max_length)
-        if length < 1 or not prompts:
-            raise InputError("Tokenize at least one prompt into at least one token position.")
-        ids = torch.full((len(prompts), length), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), length), dtype=torch.long)
-        for row, prompt in enumerate(prompts):
-            tokens = self.encode(prompt)[:length]
-            if tokens:
-                ids[row, length - len(tokens):] = torch.tensor(tokens, dtype=torch.long)
-                mask[row, length - len(tokens):] = 1
-        return ids, mask
+        return left_padded(prompts, length, self.pad_id, lambda prompt: self.encode(prompt)[:length])
 
 
 def build_model_proto(pieces, scores, types=None, *, byte_fallback: bool = True) -> bytes:
@@ -164,3 +154,18 @@ def find_tokenizer(path: str) -> Optional[str]:
         if os.path.isfile(model):
             return model
     return None
+
+
+def left_padded(prompts: Sequence[str], length: int, pad_id: int,
+                encode: Callable[[str], List[int]]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """ids and mask (int64, (B, length)) of `encode(prompt)` (at most `length` ids each), padded on the left."""
+    if length < 1 or not prompts:
+        raise InputError("Tokenize at least one prompt into at least one token position.")
+    ids = torch.full((len(prompts), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), length), dtype=torch.long)
+    for row, prompt in enumerate(prompts):
+        tokens = encode(prompt)
+        if tokens:
+            ids[row, length - len(tokens):] = torch.tensor(tokens, dtype=torch.long)
+            mask[row, length - len(tokens):] = 1
+    return ids, mask

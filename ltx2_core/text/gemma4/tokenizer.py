@@ -10,7 +10,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 
-from ...errors import CheckpointError, InputError
+from ...errors import CheckpointError
+from ..tokenizer import left_padded
 
 MAX_LENGTH = 1024
 
@@ -71,15 +72,6 @@ class Gemma4Tokenizer:
 
     def __call__(self, prompts, max_length: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         """ids and mask (int64, (B, max_length)), left-padded."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
+        prompts = [prompts] if isinstance(prompts, str) else prompts
         length = int(max_length or self.max_length)
-        if length < 1 or not prompts:
-            raise InputError("Tokenize at least one prompt into at least one token position.")
-        ids = torch.full((len(prompts), length), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(prompts), length), dtype=torch.long)
-        for row, prompt in enumerate(prompts):
-            tokens = self.encode(prompt, length)
-            ids[row, length - len(tokens):] = torch.tensor(tokens, dtype=torch.long)
-            mask[row, length - len(tokens):] = 1
-        return ids, mask
+        return left_padded(prompts, length, self.pad_id, lambda prompt: self.encode(prompt, length))
