@@ -131,6 +131,18 @@ class ComfyServer:
         return entry
 
 
+def run_inprocess(script: str, comfy, synthetic_models, timeout: int = 300) -> dict:
+    """Runs tests/integration/<script> in the host's Python (it boots ComfyUI in-process, see inprocess_host.py)
+    on the synthetic models; returns the JSON report it prints last."""
+    comfy_dir, python = comfy
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    run = subprocess.run([python, os.path.join(REPO, "tests", "integration", script), comfy_dir, REPO,
+                          os.path.join(synthetic_models[0], "models")], capture_output=True, text=True,
+                         timeout=timeout, env=env)
+    assert run.returncode == 0, run.stderr[-4000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def start_server(comfy_dir, python, base, extra_args=()):
     port = free_port()
     log_path = os.path.join(base, "server.log")

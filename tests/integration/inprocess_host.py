@@ -24,3 +24,17 @@ def boot(comfy_dir: str, pack_dir: str, models_dir: str):
     sys.modules["ltx2pack"] = pack
     spec.loader.exec_module(pack)
     return pack
+
+
+def result(node_output):
+    """The output values of a V3 node's execute()."""
+    return node_output.args
+
+
+def error_of(run):
+    """None when run() succeeds, else "ErrorType: message" (the in-process reports name each error)."""
+    try:
+        run()
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None

@@ -8,6 +8,7 @@ import json
 import sys
 
 import inprocess_host
+from inprocess_host import error_of, result
 
 COMFY_DIR, PACK_DIR, MODELS = sys.argv[1:4]
 inprocess_host.boot(COMFY_DIR, PACK_DIR, MODELS)
@@ -18,18 +19,6 @@ folder_paths.add_model_folder_path("latent_upscale_models", f"{MODELS}/latent_up
 
 from ltx2pack.nodes import decode, latent, loaders, ltxv, ltxv_sampling, sampling, text  # noqa: E402
 from ltx2pack.nodes.host import packed_count  # noqa: E402
-
-
-def result(node_output):
-    return node_output.args
-
-
-def error_of(run):
-    try:
-        run()
-    except Exception as exc:  # the report names the type and message of each error
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 report = {}

@@ -9,23 +9,12 @@ import json
 import sys
 
 import inprocess_host
+from inprocess_host import error_of, result
 
 inprocess_host.boot(*sys.argv[1:4])
 import torch  # noqa: E402
 
 from ltx2pack.nodes import latent, loaders, reference, sampling, text  # noqa: E402
-
-
-def result(node_output):
-    return node_output.args
-
-
-def error_of(run):
-    try:
-        run()
-    except Exception as exc:  # the report names the type and message of each error
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 lat, = result(latent.LTX2EmptyAVLatent.execute(64, 64, 9, 0.0, 24.0, 1))

@@ -3,23 +3,12 @@ family, T5 encodes, the sampler runs LTX-Video with LoRAs applied through the pa
 the video decode runs the denoising decoder of 0.9.1+ VAEs, and wrong-family inputs get one line naming the
 right node (inprocess_ltxv.py)."""
 
-import json
-import os
-import subprocess
 
-from comfy_server import REPO
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from comfy_server import run_inprocess
 
 
 def test_ltxv_files_through_the_shared_nodes(comfy, synthetic_models, models):
-    comfy_dir, python = comfy
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    run = subprocess.run([python, os.path.join(HERE, "inprocess_ltxv.py"), comfy_dir, REPO,
-                          os.path.join(synthetic_models[0], "models")], capture_output=True, text=True, timeout=300,
-                         env=env)
-    assert run.returncode == 0, run.stderr[-4000:]
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = run_inprocess("inprocess_ltxv.py", comfy, synthetic_models)
     assert report["checkpoint"] == ["ltx-video", "ltx-video", True, "LTXVTransformer", "LTXVVideoVAE", "0.9.5"]
     assert report["checkpoint_091"] == ["ltx-video", "0.9.1", True, False]
     assert report["vae_090"] == ["ltx-video", "0.9.0"]

@@ -1,23 +1,12 @@
 """Inside ComfyUI, nodes refuse values outside the core limits and stop on NaN/Inf with a clear error
 naming the stage (instead of decoding or saving noise)."""
 
-import json
-import os
-import subprocess
 
-from comfy_server import REPO
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from comfy_server import run_inprocess
 
 
 def test_nodes_refuse_bad_values_and_non_finite_latents(comfy, synthetic_models, models):
-    comfy_dir, python = comfy
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    run = subprocess.run([python, os.path.join(HERE, "inprocess_checks.py"), comfy_dir, REPO,
-                          os.path.join(synthetic_models[0], "models")], capture_output=True, text=True, timeout=300,
-                         env=env)
-    assert run.returncode == 0, run.stderr[-4000:]
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = run_inprocess("inprocess_checks.py", comfy, synthetic_models)
     expected = {
         "guider_cfg": "InputError: video cfg -1.0 is out of range: use a value from 0 to 30",
         "scheduler_steps": "InputError: steps 0 is invalid: use a whole number from 1 to 1000",

@@ -1,23 +1,12 @@
 """Inside ComfyUI, the IC-LoRA guide (with a per-frame attention mask) and the reference-voice node feed the
 sampler, and their bad inputs give one clear error each (`inprocess_reference.py`)."""
 
-import json
-import os
-import subprocess
 
-from comfy_server import REPO
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+from comfy_server import run_inprocess
 
 
 def test_reference_nodes_in_comfyui(comfy, synthetic_models, models):
-    comfy_dir, python = comfy
-    env = dict(os.environ, OMP_NUM_THREADS="2")
-    run = subprocess.run([python, os.path.join(HERE, "inprocess_reference.py"), comfy_dir, REPO,
-                          os.path.join(synthetic_models[0], "models")], capture_output=True, text=True, timeout=300,
-                         env=env)
-    assert run.returncode == 0, run.stderr[-4000:]
-    report = json.loads(run.stdout.strip().splitlines()[-1])
+    report = run_inprocess("inprocess_reference.py", comfy, synthetic_models)
     assert report["reference_tokens"] == 2 * 2 * 2  # 9 frames -> 2 latent frames of 2 x 2 (64 x 64 / 32)
     assert report["attention_shape"] == [1, 8] and report["audio_items"] == 1
     assert report["mask_frames"].startswith("InputError: attention_mask has 3 frames, the control video 9"), report
