@@ -286,6 +286,12 @@ def save_demo_checkpoint(parts: Components, folder: str) -> dict:
 def export_demo(folder: str, seed: int = 0) -> dict:
     """`python -m ltx2_core demo --export FOLDER`: the demo's tiny model (with its VAE encoders, for image and
     audio conditioning) written as real files in the official layouts (see `save_demo_checkpoint`)."""
+    make_export_folder(folder)
+    return save_demo_checkpoint(demo_components(seed=seed, encoders=True), folder)
+
+
+def make_export_folder(folder: str) -> None:
+    """Creates `folder` for `demo --export` (LTX-2 and LTX-Video demos); one line when it cannot be used."""
     import os
 
     if os.path.exists(folder) and not os.path.isdir(folder):
@@ -297,4 +303,3 @@ def export_demo(folder: str, seed: int = 0) -> dict:
             from None
     if not os.access(folder, os.W_OK):
         raise InputError(f"The export folder {folder!r} is not writable: choose another path.")
-    return save_demo_checkpoint(demo_components(seed=seed, encoders=True), folder)

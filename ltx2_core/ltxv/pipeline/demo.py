@@ -8,7 +8,6 @@ from typing import Callable, Optional
 import torch
 
 from ...atomic import atomic_output
-from ...errors import InputError
 from ...upsampler import LatentUpsampler, LatentUpsamplerConfig
 from ..transformer import LTXVTransformer, LTXVTransformerConfig
 from ..transformer.tiny import random_state_dict, save_tiny_checkpoint
@@ -85,15 +84,10 @@ def export_ltxv_demo(folder: str, seed: int = 0) -> dict:
     Returns {"checkpoint", "text_encoder", "upsampler"} paths."""
     from safetensors.torch import save_file
 
+    from ...pipeline.demo import make_export_folder
     from ...text.t5.tiny import save_hf_folder, tiny_spiece_model, tiny_t5
 
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise InputError(f"--export {folder!r} is a file: give a folder (it is created if missing).")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"Cannot create the export folder {folder!r} ({exc.strerror}): choose another path.") \
-            from None
+    make_export_folder(folder)
     paths = {k: os.path.join(folder, v) for k, v in FILES.items()}
     config = demo_transformer_config()
     vae_meta = tiny_metadata(DEMO_VAE_VERSION)
