@@ -65,13 +65,15 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--prompt", default="a red fox runs through snow")
     demo.add_argument("--width", type=int, default=256)
     demo.add_argument("--height", type=int, default=192)
-    demo.add_argument("--frames", type=int, default=25)
+    demo.add_argument("--frames", type=int, default=None,
+                      help="default 25; with --model ltx-2.5 the duration head predicts the length when omitted")
     demo.add_argument("--fps", type=float, default=24.0)
     demo.add_argument("--steps", type=int, default=8)
     demo.add_argument("--seed", type=int, default=10)
     demo.add_argument("--two-stage", action="store_true")
-    demo.add_argument("--model", default="ltx-2", choices=["ltx-2", "ltx-video"],
-                      help="ltx-2: the LTX-2.3 audio+video demo; ltx-video: the LTX-Video 0.9.x (video only) demo")
+    demo.add_argument("--model", default="ltx-2", choices=["ltx-2", "ltx-2.5", "ltx-video"],
+                      help="ltx-2: the LTX-2.3 audio+video demo; ltx-2.5: the LTX-2.5 demo (Gemma 4, duration "
+                           "head; --export writes its per-component files); ltx-video: the LTX-Video 0.9.x demo")
 
     gen = sub.add_parser("generate", help="generate a clip with real LTX-2 / LTX-2.3 or LTX-Video 0.9.x weights "
                                           "(the family is read from --checkpoint)")
@@ -96,7 +98,7 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--duration-head", default=None,
                      help="LTX-2.5 duration head file (ltx-2.5-duration-head-*.safetensors) for --seconds auto")
     gen.add_argument("--fps", type=float, default=24.0)
-    gen.add_argument("--steps", type=int, default=None, help="default: 40 (LTX-2) / 30 (LTX-2.3); 8 if distilled")
+    gen.add_argument("--steps", type=int, default=None, help="default: 40 (LTX-2) / 30 (LTX-2.3, LTX-2.5); 8 if distilled")
     gen.add_argument("--seed", type=int, default=10, help="0 to 2^64 - 1")
     gen.add_argument("--batch-size", type=int, default=1,
                      help="clips generated together; clip i uses seed + i and is written to OUT_i.mp4")
@@ -162,29 +164,47 @@ def _run_demo(args) -> None:
     from .pipeline.demo import NOISE_NOTICE, run_demo
     from .pipeline.request import check_request
 
+    auto = args.model == "ltx-2.5" and args.frames is None  # the 2.5 demo's duration head picks the length
+    if args.frames is None:
+        from .pipeline.duration import AUTO_MAX_SECONDS, seconds_to_frames
+
+        args.frames = seconds_to_frames(AUTO_MAX_SECONDS, args.fps) if auto else 25
     if args.model == "ltx-video":
         from .ltxv.pipeline.cli import run_demo as run_ltxv_demo
 
         run_ltxv_demo(args, _progress())
         return
     if args.export is not None:
-        _export_demo(args.export)
+        _export_demo(args.export, args.model)
         return
     check_request(width=args.width, height=args.height, frames=args.frames, fps=args.fps, steps=args.steps,
                   seed=args.seed, two_stage=args.two_stage, out=args.out)
     print(NOISE_NOTICE, file=sys.stderr)
     torch.set_num_threads(1)  # the toy model's ops are too small to gain from threads
-    path = run_demo(args.out, args.prompt, args.width, args.height, args.frames, args.fps, args.steps, args.seed,
-                    args.two_stage, callback=_progress())
+    parts = None
+    if args.model == "ltx-2.5":
+        from .pipeline.demo25 import demo25_components
+
+        parts = demo25_components()
+    path = run_demo(args.out, args.prompt, args.width, args.height, "auto" if auto else args.frames, args.fps,
+                    args.steps, args.seed, args.two_stage, callback=_progress(), parts=parts)
     print(f"Wrote {path} (random weights: noise).")
 
 
-def _export_demo(folder: str) -> None:
-    from .pipeline.demo import export_demo
+def _export_demo(folder: str, model: str) -> None:
+    if model == "ltx-2.5":
+        from .pipeline.demo25 import export_demo25 as export
+    else:
+        from .pipeline.demo import export_demo as export
 
-    paths = export_demo(folder)
+    paths = export(folder)
     for key, path in paths.items():
         print(f"Wrote {key}: {os.path.abspath(path)}")
+    if model == "ltx-2.5":
+        print("Try: python -m ltx2_core generate --checkpoint {checkpoint} --text-encoder {text_encoder} "
+              "--video-vae {video_vae} --audio-vae {audio_vae} --duration-head {duration_head} --seconds auto "
+              "--prompt \"a fox\" --width 128 --height 64 --out clip.mp4   (random weights: noise)".format(**paths))
+        return
     print("Try: python -m ltx2_core generate --checkpoint {checkpoint} --text-encoder {text_encoder} "
           "--prompt \"a fox\" --width 128 --height 64 --frames 17 --out clip.mp4   (random weights: noise)"
           .format(**paths))

@@ -227,6 +227,17 @@ def _gemma_hf_config(g: GemmaConfig) -> dict:
             "eos_token_id": list(g.eos_token_ids), "torch_dtype": "float32"}
 
 
+def upsampler_file_bytes(upsampler: LatentUpsampler) -> bytes:
+    """The official upsampler file (weights + `config` metadata) of a latent upsampler."""
+    import json
+
+    up = upsampler.config
+    return _safetensors_bytes(upsampler.state_dict(), {"config": json.dumps({
+        "in_channels": up.in_channels, "mid_channels": up.mid_channels, "num_blocks_per_stage": up.num_blocks_per_stage,
+        "dims": up.dims, "spatial_upsample": up.spatial_upsample, "temporal_upsample": up.temporal_upsample,
+        "spatial_scale": up.spatial_scale, "rational_resampler": up.rational_resampler})})
+
+
 def demo_lora(parts: Components, rank: int = 2, seed: int = 1) -> dict:
     """A tiny LoRA for the demo transformer in the official layout: `diffusion_model.<layer>.lora_A.weight`
     (rank, in) and `.lora_B.weight` (out, rank) for the q / k / v / out projections of every attention, bfloat16."""
@@ -274,11 +285,7 @@ def save_demo_checkpoint(parts: Components, folder: str) -> dict:
     _write_atomic(os.path.join(gemma_folder, "tokenizer.model"), text.tokenizer.processor.serialized_model_proto())
     _write_atomic(os.path.join(gemma_folder, "config.json"),
                   json.dumps(_gemma_hf_config(text.gemma.config), indent=2).encode("utf-8"))
-    up = parts.upsampler.config
-    _write_atomic(paths["upsampler"], _safetensors_bytes(parts.upsampler.state_dict(), {"config": json.dumps({
-        "in_channels": up.in_channels, "mid_channels": up.mid_channels, "num_blocks_per_stage": up.num_blocks_per_stage,
-        "dims": up.dims, "spatial_upsample": up.spatial_upsample, "temporal_upsample": up.temporal_upsample,
-        "spatial_scale": up.spatial_scale, "rational_resampler": up.rational_resampler})}))
+    _write_atomic(paths["upsampler"], upsampler_file_bytes(parts.upsampler))
     _write_atomic(paths["lora"], _safetensors_bytes(demo_lora(parts)))
     return paths
 

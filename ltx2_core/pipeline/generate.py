@@ -181,12 +181,17 @@ class Generation:
         return write_video(path, self.video, self.fps, self.audio, self.sample_rate)
 
 
+# Architectures whose dev runs use the LTX-2.3 presets (30 steps, LTX_2_3_PARAMS): LTX-2.5 keeps them
+# (release_defaults: only the distilled stage-1 sampler and the image CRF change).
+LTX23_PRESET_VERSIONS = ("2.3", "2.5")
+
+
 def default_guidance(parts: Components) -> Guidance:
     """The reference guidance for the loaded model: none for distilled models, else the dev preset, its STG
     blocks fitted to the model's depth (`guidance.fit_stg_blocks`: a shallow model gets the same relative depth)."""
     if parts.distilled:
         return NO_GUIDANCE
-    preset = LTX23_DEV_GUIDANCE if parts.version == "2.3" else LTX2_DEV_GUIDANCE
+    preset = LTX23_DEV_GUIDANCE if parts.version in LTX23_PRESET_VERSIONS else LTX2_DEV_GUIDANCE
     layers = getattr(parts.transformer.config, "num_layers", None)
     return preset if layers is None else fit_stg_blocks(preset, layers)
 
@@ -199,7 +204,7 @@ def default_stage1(parts: Components, steps: Optional[int], guidance: Optional[G
     elif parts.distilled:
         schedule = torch.tensor(DISTILLED_SIGMAS, dtype=torch.float32)
     else:
-        schedule = ltx2_sigmas(steps or (30 if parts.version == "2.3" else 40))
+        schedule = ltx2_sigmas(steps or (30 if parts.version in LTX23_PRESET_VERSIONS else 40))
     if guidance is None:
         guidance = default_guidance(parts)
     layers = getattr(parts.transformer.config, "num_layers", None)
