@@ -1,7 +1,7 @@
 """ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
 
 from . import (
-    conditioning, decode, latent, loaders, ltxv, ltxv_sampling, parallel, reference, sampling, speed, text,
+    conditioning, decode, latent, loaders, ltx25, ltxv, ltxv_sampling, parallel, reference, sampling, speed, text,
 )
 
 NODE_CLASSES = (
@@ -13,6 +13,7 @@ NODE_CLASSES = (
     loaders.LTX2LatentUpscalerLoader,
     loaders.LTX2LoraLoader,
     ltxv.LTX2T5TextEncoderLoader,
+    ltx25.LTX2DurationHeadLoader,
     text.LTX2TextEncode,
     text.LTX2PromptEnhancer,
     latent.LTX2EmptyAVLatent,

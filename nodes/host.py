@@ -263,20 +263,27 @@ def folder_directories(folder: str):
     return folder_paths.get_folder_paths(folder)
 
 
-def model_files(folder: str, extensions=SAFETENSORS):
-    """File names of `folder` (a folder_paths key) with one of `extensions`, for a combo widget."""
-    return params.list_model_files(folder_directories(folder), extensions)
+def _directories(folders) -> list:
+    """The directories of one folder_paths key or of several (in order)."""
+    return [d for folder in ((folders,) if isinstance(folders, str) else folders) for d in folder_directories(folder)]
 
 
-def model_path(folder: str, name: str) -> str:
-    """Absolute path of `name` in `folder`; a clear error naming the folder when it is missing."""
+def model_files(folder, extensions=SAFETENSORS):
+    """File names of `folder` (a folder_paths key, or a tuple of keys) with one of `extensions`, for a combo."""
+    return params.list_model_files(_directories(folder), extensions)
+
+
+def model_path(folder, name: str) -> str:
+    """Absolute path of `name` in `folder` (or the first of several folders holding it); a clear error naming
+    the folder(s) when it is missing."""
     from ..ltx2_core.errors import InputError
 
-    path = params.resolve_model_file(folder_directories(folder), name)
+    path = params.resolve_model_file(_directories(folder), name)
     if path is None:
+        label = folder if isinstance(folder, str) else "' / '".join(folder)
         raise InputError(
-            f"Model file {name!r} was not found in the '{folder}' folder "
-            f"({', '.join(folder_directories(folder))}): put it there or pick another file."
+            f"Model file {name!r} was not found in the '{label}' folder "
+            f"({', '.join(_directories(folder))}): put it there or pick another file."
         )
     return path
 

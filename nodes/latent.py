@@ -1,13 +1,14 @@
 """Latent nodes: the empty audio-video latent and the latent upscaler."""
 
 import dataclasses
+import logging
 
 import torch
 from comfy_api.latest import io
 
 from ..ltx2_core.validation import MAX_FPS, MIN_FPS
 from . import host, params
-from .types import AVLatent, AVLatentValue, Upscaler, VideoVAE
+from .types import AVLatent, AVLatentValue, Conditioning, DurationHead, Upscaler, VideoVAE
 
 CATEGORY = "LTX2/latent"
 
@@ -47,13 +48,25 @@ class LTX2EmptyAVLatent(io.ComfyNode):
                 io.Float.Input("fps", default=24.0, min=MIN_FPS, max=MAX_FPS, step=1.0,
                                tooltip="Frame rate of the video and of the saved file; the audio length follows it."),
                 io.Int.Input("batch_size", default=1, min=1, max=16, tooltip="Number of clips generated at once."),
+                DurationHead.Input("duration_head", optional=True,
+                                   tooltip="LTX-2.5 auto duration: with the duration head and the conditioning "
+                                           "connected, the length is predicted from the prompt (1-20 s; frames "
+                                           "and seconds are then ignored)."),
+                Conditioning.Input("conditioning", optional=True,
+                                   tooltip="The encoded prompt the duration head reads (only with duration_head)."),
             ],
             outputs=[AVLatent.Output(display_name="latent")],
         )
 
     @classmethod
-    def execute(cls, width, height, frames, seconds, fps, batch_size=1):
-        if seconds > 0:
+    def execute(cls, width, height, frames, seconds, fps, batch_size=1, duration_head=None, conditioning=None):
+        if duration_head is not None:
+            from .ltx25 import auto_frames
+
+            frames = auto_frames(duration_head, conditioning, fps)
+            logging.info("LTX2 Empty Latent: the duration head chose %d frames (%.2f s at %g fps)", frames,
+                         frames / fps, fps)
+        elif seconds > 0:
             frames = params.frames_from_seconds(seconds, fps)
         return io.NodeOutput(empty_latent(width, height, frames, fps, batch_size))
 

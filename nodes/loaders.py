@@ -147,6 +147,10 @@ def check_gemma_inputs(gemma_path: str, ckpt_path: str) -> None:
                               "Gemma: load its text encoder with 'LTX2 Load T5 Text Encoder'.")
 
 
+# Where the text connectors live: the single-file checkpoints, or (LTX-2.5) the transformer file.
+CONNECTOR_FOLDERS = ("checkpoints", "diffusion_models")
+
+
 class LTX2CheckpointLoader(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -214,8 +218,10 @@ class LTX2TextEncoderLoader(io.ComfyNode):
                 io.Combo.Input("text_encoder_name", options=host.model_files("text_encoders", host.SAFETENSORS + host.GGUF),
                                tooltip="Gemma 3 12B weights (safetensors or GGUF) for LTX-2 / LTX-2.3, or "
                                        "gemma4-12b-with-proj-ltx-2.5 for LTX-2.5, in 'text_encoders'."),
-                io.Combo.Input("ckpt_name", options=host.model_files("checkpoints"),
-                               tooltip="LTX checkpoint holding the text projection and embedding connectors."),
+                io.Combo.Input("ckpt_name", options=host.model_files(CONNECTOR_FOLDERS),
+                               tooltip="LTX file holding the embedding connectors (and, before LTX-2.5, the text "
+                                       "projection): the single-file checkpoint, or for LTX-2.5 the transformer "
+                                       "file in 'diffusion_models'."),
                 io.Combo.Input("device", options=["default", "cpu"], default="default",
                                tooltip="'cpu' keeps the text encoder off the GPU (saves VRAM, slower)."),
             ],
@@ -228,7 +234,7 @@ class LTX2TextEncoderLoader(io.ComfyNode):
         from ..ltx2_core.text import load_text_encoder
 
         gemma_path = host.model_path("text_encoders", text_encoder_name)
-        ckpt_path = host.model_path("checkpoints", ckpt_name)
+        ckpt_path = host.model_path(CONNECTOR_FOLDERS, ckpt_name)
         check_gemma_inputs(gemma_path, ckpt_path)
         load_device, offload_device = host.devices("text", device)
         dtype = host.compute_dtype("text", load_device)

@@ -154,6 +154,11 @@ def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview
         image = host.latent_preview_image(video_x0) if preview and video_x0 is not None else None
         progress.step(step + 1, image, total)
 
+    if sampler == "euler_ancestral":  # official: its own noise generator, seeded seed + 10000
+        from ..ltx2_core.pipeline.denoise import ANCESTRAL_SEED_OFFSET
+        from ..ltx2_core.pipeline.sampler import EulerAncestral
+
+        sampler = EulerAncestral(seed=int(seed) + ANCESTRAL_SEED_OFFSET)
     compiled, step_cache = speed.model_speed(model)
     result = denoise(compiled or module, shape, video_state, audio_state, sigmas, positive, negative, guidance,
                      noise=noise, noise_scale=float(sigmas[0]), sampler=sampler, callback=callback,
@@ -196,9 +201,10 @@ class LTX2Sampler(io.ComfyNode):
                 AVLatent.Input("latent", tooltip="Latent to denoise (empty, conditioned, or upscaled for stage 2)."),
                 io.Int.Input("seed", default=0, min=0, max=SEED_LIMIT - 1, control_after_generate=True,
                              tooltip="Noise seed (noise is drawn on the CPU: the same seed gives the same clip everywhere)."),
-                io.Combo.Input("sampler", options=list(SAMPLERS), default="euler",
+                io.Combo.Input("sampler", options=[*SAMPLERS, "euler_ancestral"], default="euler",
                                tooltip="Step rule: 'euler' (reference), 'gradient_estimation' (often better at few "
-                                       "steps), 'res_2s' (official second-order sampler, two model calls per step)."),
+                                       "steps), 'res_2s' (official second-order sampler, two model calls per step), "
+                                       "'euler_ancestral' (LTX-2.5 distilled stage 1; stage 2 stays 'euler')."),
                 io.Boolean.Input("preview", default=True, tooltip="Send a latent preview of the middle frame each step."),
             ],
             outputs=[AVLatent.Output(display_name="latent")],

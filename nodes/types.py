@@ -14,6 +14,7 @@ Upscaler = io.Custom("LTX2_LATENT_UPSCALER")
 Conditioning = io.Custom("LTX2_CONDITIONING")
 AVLatent = io.Custom("LTX2_AV_LATENT")
 Guider = io.Custom("LTX2_GUIDER")
+DurationHead = io.Custom("LTX2_DURATION_HEAD")
 
 
 @dataclass(frozen=True)

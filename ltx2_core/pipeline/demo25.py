@@ -94,7 +94,8 @@ def gemma4_hf_config(g: Gemma4Config) -> dict:
             "eos_token_id": list(g.eos_token_ids)}
 
 
-def _release_metadata() -> dict:
+def ltx25_release_metadata() -> dict:
+    """The release metadata every official LTX-2.5 component file carries."""
     return {"model_version": LTX25_VERSION,
             "gemma_source_checkpoint": json.dumps({"ltx_version": LTX25_VERSION, "gemma_version": LTX25_GEMMA})}
 
@@ -117,20 +118,20 @@ def save_demo25(parts: Components, folder: str) -> dict:
            **_prefixed("model.diffusion_model.video_embeddings_connector.", text.video_connector),
            **_prefixed("model.diffusion_model.audio_embeddings_connector.", text.audio_connector)}
     _write_atomic(paths["checkpoint"], _safetensors_bytes(
-        dit, {"config": json.dumps({"transformer": transformer_section}), **_release_metadata()}))
+        dit, {"config": json.dumps({"transformer": transformer_section}), **ltx25_release_metadata()}))
     tokenizer_bytes = text.tokenizer.backend.to_str().encode("utf-8")
     encoder = {**_prefixed("model.", text.gemma), **_prefixed("text_embedding_projection.", text.projection),
                "tokenizer_json": torch.frombuffer(bytearray(tokenizer_bytes), dtype=torch.uint8)}
     _write_atomic(paths["text_encoder"], _safetensors_bytes(
-        encoder, {"gemma_config": json.dumps(gemma4_hf_config(text.gemma.config)), **_release_metadata()}))
+        encoder, {"gemma_config": json.dumps(gemma4_hf_config(text.gemma.config)), **ltx25_release_metadata()}))
     _write_atomic(paths["video_vae"], _safetensors_bytes(
-        _prefixed("vae.", parts.video_vae), {"config": json.dumps({"vae": sections["vae"]}), **_release_metadata()}))
+        _prefixed("vae.", parts.video_vae), {"config": json.dumps({"vae": sections["vae"]}), **ltx25_release_metadata()}))
     audio = {**_prefixed("audio_vae.", parts.audio_vae), **_prefixed("vocoder.", parts.vocoder)}
     _write_atomic(paths["audio_vae"], _safetensors_bytes(audio, {"config": json.dumps(
-        {"audio_vae": sections["audio_vae"], "vocoder": sections["vocoder"]}), **_release_metadata()}))
+        {"audio_vae": sections["audio_vae"], "vocoder": sections["vocoder"]}), **ltx25_release_metadata()}))
     head = parts.duration_head
     _write_atomic(paths["duration_head"], _safetensors_bytes(
-        _prefixed("duration_head.", head), {"config": json.dumps(head.config.to_metadata()), **_release_metadata()}))
+        _prefixed("duration_head.", head), {"config": json.dumps(head.config.to_metadata()), **ltx25_release_metadata()}))
     _write_atomic(paths["upsampler"], upsampler_file_bytes(parts.upsampler))
     return paths
 

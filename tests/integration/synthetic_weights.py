@@ -263,9 +263,11 @@ def write_models(models_dir, input_dir):
     write_gguf(path("diffusion_models", "gguf"), parts["transformer"], {"transformer": TRANSFORMER})
     save_file(lora_state(parts["transformer"]), path("loras", "lora"))
     write_inputs(input_dir)
+    from synthetic_ltx25 import write_ltx25_models
     from synthetic_ltxv import write_ltxv_models
 
-    return {**write_ltxv_models(models_dir), **{role: path(folder, role) for role, folder in (("lora", "loras"),
+    ltx25 = write_ltx25_models(models_dir, {role: path("vae", role) for role in ("video_vae", "audio_vae")})
+    return {**write_ltxv_models(models_dir), **ltx25, **{role: path(folder, role) for role, folder in (("lora", "loras"),
         ("checkpoint", "checkpoints"), ("checkpoint_distilled", "checkpoints"), ("gemma", "text_encoders"),
         ("gemma_gguf", "text_encoders"),
         ("video_vae", "vae"), ("audio_vae", "vae"), ("upscaler", "latent_upscale_models"),

@@ -1,0 +1,46 @@
+"""The LTX-2.5 workflow runs through the HTTP API of a real ComfyUI (CPU, tiny official-layout 2.5 files of
+synthetic_ltx25.py): the Gemma 4 text encoder is loaded with the connectors of the 2.5 transformer file, the
+duration head picks the clip's length (the frame count ltx2_core predicts for the same prompt and files), the
+distilled stage samples with euler_ancestral, and the mp4's audio lasts as long as its video."""
+
+import os
+import re
+
+import workflow_api
+from comfy_server import clear_outputs
+from run_helpers import AAC_SLACK_S, FPS, HEIGHT, WIDTH, read_mp4, saved_videos, small_prompt
+
+NAME = "LTX-2.5 Distilled Text to Video with Auto Duration.json"
+
+
+def expected_frames(models, prompt_text):
+    import torch
+
+    from ltx2_core.model_patches import load_duration_head
+    from ltx2_core.pipeline.component_files import load_text_encoder_files
+    from ltx2_core.pipeline.duration import predict_frames
+
+    encoder = load_text_encoder_files(models["ltx25_gemma4"], models["ltx25_transformer"], torch.float32, "cpu")
+    context = encoder.encode([prompt_text], use_cache=False)
+    return predict_frames(load_duration_head(models["ltx25_duration_head"]), context.video, context.audio, FPS)
+
+
+def test_ltx25_auto_duration_workflow(server, object_info, models):
+    clear_outputs(server)
+    prompt = small_prompt(os.path.join(workflow_api.WORKFLOWS, NAME), object_info,
+                          overrides={("LTX2Scheduler", "steps"): 2})
+    text = next(n["inputs"]["prompt"] for n in prompt.values() if n["class_type"] == "LTX2TextEncode")
+    want = expected_frames(models, text)
+    log_start = len(server.log())
+    entry = server.run(prompt)
+    videos = saved_videos(server, entry)
+    assert len(videos) == 1, entry["outputs"]
+    frames, fps, samples, rate = read_mp4(videos[0])
+    assert frames.shape == (want, HEIGHT, WIDTH, 3) and want != 9  # not the widget's frames (9 in small_prompt)
+    assert fps == FPS and frames.std() > 0
+    assert want / FPS - 1e-3 <= samples / rate <= want / FPS + AAC_SLACK_S
+    log = server.log()[log_start:]
+    assert f"LTX2 Empty Latent: the duration head chose {want} frames" in log
+    assert re.search(r"LTX2 Text Encoder: Gemma 4 from safetensors gemma4-12b-with-proj-ltx-2\.5-bf16\.safetensors: "
+                     r"6 layers", server.log())
+    assert re.search(r"LTX2 Sampler: \d+ steps", log)
