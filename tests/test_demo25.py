@@ -92,3 +92,23 @@ def test_cli_demo_and_generate_with_the_exported_files(exported, tmp_path):
                   "--prompt", "a fox", "--out", "x.mp4", "--width", "64", "--height", "64")
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
     assert "video VAE" in missing.stderr or "--video-vae" in missing.stderr
+
+
+def test_image_conditioning_crf_follows_the_release(monkeypatch):
+    """Single images are re-encoded at CRF 18 for model_version >= 2.4 and 33 for LTX-2 / 2.3 (official
+    LTX_2_4_PARAMS / LTX_2_3_PARAMS); an explicit crf on the input wins."""
+    from ltx2_core.pipeline import two_stage
+    from ltx2_core.pipeline.demo import demo_components
+    from ltx2_core.pipeline.generate import generate
+    from ltx2_core.pipeline.guidance import NO_GUIDANCE
+    from ltx2_core.pipeline.two_stage import VideoInput
+
+    seen = []
+    real = two_stage.h264_roundtrip
+    monkeypatch.setattr(two_stage, "h264_roundtrip", lambda pixels, crf: (seen.append(crf), real(pixels, crf))[1])
+    image = torch.rand(3, 1, 64, 64) * 2 - 1
+    small = dict(width=64, height=64, frames=9, seed=1, guidance=NO_GUIDANCE, sigmas=[1.0, 0.0])
+    generate(demo25_components(encoders=True), "a fox", images=[VideoInput(image)], **small)
+    generate(demo_components(encoders=True), "a fox", images=[VideoInput(image)], **small)
+    generate(demo25_components(encoders=True), "a fox", images=[VideoInput(image, crf=25)], **small)
+    assert seen == [18, 33, 25]

@@ -37,7 +37,7 @@ from .latents import latent_shape, make_generator, validate_file, validate_path
 from .lora import load_lora, lora_hooks
 from ..release import Release, read_release
 from .duration import predict_frames
-from .release_defaults import stage1_sampler
+from .release_defaults import image_crf, stage1_sampler
 from .reference import ReferenceControl, reference_audio_items, reference_video_items
 from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
@@ -314,6 +314,8 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
               decode_tiling, batch_passes, step_cache, compile_options, reference) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
     _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
+    crf = image_crf(getattr(parts, "release", Release()).version)  # the model's image re-encode CRF
+    images = [given if given.crf is not None else replace(given, crf=crf) for given in images]
     config = getattr(parts.upsampler, "config", None) if two_stage and not audio_only else None
     spatial_x2 = config is None or (config.spatial_upsample and not config.temporal_upsample
                                     and float(config.spatial_scale) == 2.0)

@@ -27,6 +27,7 @@ from .conditioning import (
 from .denoise import Callback, DenoiseResult, TextContext, denoise
 from .guidance import NO_GUIDANCE, Guidance
 from .latents import VIDEO_SPATIAL_SCALE, VIDEO_TIME_SCALE, LatentShape, draw_noise
+from .release_defaults import image_crf
 from .schedules import STAGE2_SIGMAS
 from .video_io import h264_roundtrip, resize_cover
 
@@ -40,14 +41,15 @@ class VideoInput:
     (one-stage only). At frame 0 the input replaces the first latent frames in place (image-to-video,
     continuing a video); at any other frame it is appended as keyframe guide tokens.
     crf: single images are first re-encoded as one H.264 frame at this CRF at their own size, as the
-    reference pipelines do (33 for LTX-2 / LTX-2.3); 0 skips it.
+    reference pipelines do; None = the model's (`generate`: 33 for LTX-2 / LTX-2.3, 18 from model_version 2.4,
+    `release_defaults.image_crf`; 33 where the model is unknown); 0 skips it.
     """
 
     pixels: Optional[torch.Tensor] = None
     frame_index: int = 0
     strength: float = 1.0
     latent: Optional[torch.Tensor] = None
-    crf: int = 33
+    crf: Optional[int] = None
 
     def __post_init__(self):
         if (self.pixels is None) == (self.latent is None):
@@ -83,7 +85,7 @@ def encode_video_inputs(inputs: Sequence[VideoInput], vae, width: int, height: i
                 raise InputError("Image or video conditioning needs the video VAE (with its encoder).")
             pixels = given.pixels.float()
             if pixels.shape[1] == 1:
-                pixels = h264_roundtrip(pixels, given.crf)
+                pixels = h264_roundtrip(pixels, image_crf(None) if given.crf is None else given.crf)
             pixels = resize_cover(pixels, width, height)
             param = next(vae.parameters(), None)
             pixels = pixels.to(device=param.device, dtype=param.dtype) if param is not None else pixels
