@@ -24,7 +24,7 @@ EXPECTED = {
     "LTX-Video 13B Distilled Text to Video.json", "LTX-Video 2B Image to Video.json",
     "LTX-Video 13B Multi-Scale with Spatial Upscaler.json", "LTX-Video First and Last Frame to Video.json",
     "LTX-Video 0.9.1 with Denoising Decoder.json",
-    "LTX-2.5 Distilled Text to Video with Auto Duration.json",
+    "LTX-2.5 Distilled Text to Video with Auto Duration.json", "LTX-2.5 Distilled Image to Video with Audio.json",
 }
 
 

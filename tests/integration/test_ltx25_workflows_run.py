@@ -8,7 +8,7 @@ import re
 
 import workflow_api
 from comfy_server import clear_outputs
-from run_helpers import AAC_SLACK_S, FPS, HEIGHT, WIDTH, read_mp4, saved_videos, small_prompt
+from run_helpers import AAC_SLACK_S, FPS, FRAMES, HEIGHT, WIDTH, read_mp4, saved_videos, small_prompt
 
 NAME = "LTX-2.5 Distilled Text to Video with Auto Duration.json"
 
@@ -44,3 +44,17 @@ def test_ltx25_auto_duration_workflow(server, object_info, models):
     assert re.search(r"LTX2 Text Encoder: Gemma 4 from safetensors gemma4-12b-with-proj-ltx-2\.5-bf16\.safetensors: "
                      r"6 layers", server.log())
     assert re.search(r"LTX2 Sampler: \d+ steps", log)
+
+
+def test_ltx25_image_to_video_workflow(server, object_info, models):
+    """Image to audio+video with the 2.5 per-component files (image at frame 0, euler_ancestral): the mp4 has the
+    latent's frames, and its audio lasts as long as its video."""
+    clear_outputs(server)
+    name = "LTX-2.5 Distilled Image to Video with Audio.json"
+    entry = server.run(small_prompt(os.path.join(workflow_api.WORKFLOWS, name), object_info))
+    videos = saved_videos(server, entry)
+    assert len(videos) == 1, entry["outputs"]
+    frames, fps, samples, rate = read_mp4(videos[0])
+    assert frames.shape == (FRAMES, HEIGHT, WIDTH, 3) and fps == FPS
+    assert FRAMES / FPS - 1e-3 <= samples / rate <= FRAMES / FPS + AAC_SLACK_S
+    assert "LTX2 Text Encoder: Gemma 4 from safetensors" in server.log()
