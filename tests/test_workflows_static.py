@@ -25,6 +25,7 @@ EXPECTED = {
     "LTX-Video 13B Multi-Scale with Spatial Upscaler.json", "LTX-Video First and Last Frame to Video.json",
     "LTX-Video 0.9.1 with Denoising Decoder.json",
     "LTX-2.5 Distilled Text to Video with Auto Duration.json", "LTX-2.5 Distilled Image to Video with Audio.json",
+    "LTX-2.5 Dev Two-Stage with 2x Upscale.json",
 }
 
 

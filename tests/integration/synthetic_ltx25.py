@@ -9,6 +9,10 @@ conv-decoder variant).
                                                                         tokenizer_json + gemma_config
   vae/ltx-2.5-video-vae-conv-bf16.safetensors, vae/ltx-2.5-audio-vae-bf16.safetensors
   model_patches/ltx-2.5-duration-head-bf16.safetensors                  duration head (predicts about 1.3 s)
+  diffusion_models/ltx-2.5-22b-dev-transformer-bf16.safetensors        the same file (dev and distilled headers
+                                                                        are identical; the weights differ)
+  latent_upscale_models/ltx-2.5-latent-spatial-upscaler-x2-bf16-1.0.safetensors, loras/ltx-2.5-22b-distilled-
+  lora-450-bf16.safetensors                                             the LTX-2 synthetic upscaler and LoRA
 """
 
 import json
@@ -25,13 +29,16 @@ FILES = {
     "ltx25_video_vae": ("vae", "ltx-2.5-video-vae-conv-bf16.safetensors"),
     "ltx25_audio_vae": ("vae", "ltx-2.5-audio-vae-bf16.safetensors"),
     "ltx25_duration_head": ("model_patches", "ltx-2.5-duration-head-bf16.safetensors"),
+    "ltx25_dev": ("diffusion_models", "ltx-2.5-22b-dev-transformer-bf16.safetensors"),
+    "ltx25_upscaler": ("latent_upscale_models", "ltx-2.5-latent-spatial-upscaler-x2-bf16-1.0.safetensors"),
+    "ltx25_lora": ("loras", "ltx-2.5-22b-distilled-lora-450-bf16.safetensors"),
 }
 HEAD_SECONDS = 1.3  # the head's output bias (log-seconds); its prediction is near this
 
 
 def write_ltx25_models(models_dir, ltx2_files, seed=25):
-    """Write every file listed in the module docstring (`ltx2_files`: the LTX-2 synthetic files, whose VAEs are
-    copied); returns {role: path}."""
+    """Write every file listed in the module docstring (`ltx2_files`: the LTX-2 synthetic files whose VAEs,
+    upscaler and LoRA are copied); returns {role: path}."""
     from synthetic_weights import CONNECTOR_REGISTERS, TRANSFORMER, float_state, prefixed, randomize
 
     from ltx2_core.model_patches import DurationHead, DurationHeadConfig
@@ -68,8 +75,9 @@ def write_ltx25_models(models_dir, ltx2_files, seed=25):
     save_file(encoder, path["ltx25_gemma4"],
               metadata={"gemma_config": json.dumps(gemma4_hf_config(gemma_config)), **release})
 
-    shutil.copyfile(ltx2_files["video_vae"], path["ltx25_video_vae"])
-    shutil.copyfile(ltx2_files["audio_vae"], path["ltx25_audio_vae"])
+    shutil.copyfile(path["ltx25_transformer"], path["ltx25_dev"])
+    for role in ("video_vae", "audio_vae", "upscaler", "lora"):
+        shutil.copyfile(ltx2_files[role], path[f"ltx25_{role}"])
     dims = TransformerConfig.from_metadata(config)
     head = randomize(DurationHead(DurationHeadConfig(video_dim=dims.dim, audio_dim=dims.audio_dim, hidden=16, heads=4,
                                                      mlp_hidden=8)), g)

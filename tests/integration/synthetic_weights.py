@@ -266,7 +266,8 @@ def write_models(models_dir, input_dir):
     from synthetic_ltx25 import write_ltx25_models
     from synthetic_ltxv import write_ltxv_models
 
-    ltx25 = write_ltx25_models(models_dir, {role: path("vae", role) for role in ("video_vae", "audio_vae")})
+    ltx25 = write_ltx25_models(models_dir, {role: path(folder, role) for role, folder in (
+        ("video_vae", "vae"), ("audio_vae", "vae"), ("upscaler", "latent_upscale_models"), ("lora", "loras"))})
     return {**write_ltxv_models(models_dir), **ltx25, **{role: path(folder, role) for role, folder in (("lora", "loras"),
         ("checkpoint", "checkpoints"), ("checkpoint_distilled", "checkpoints"), ("gemma", "text_encoders"),
         ("gemma_gguf", "text_encoders"),

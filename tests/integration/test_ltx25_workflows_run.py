@@ -58,3 +58,18 @@ def test_ltx25_image_to_video_workflow(server, object_info, models):
     assert frames.shape == (FRAMES, HEIGHT, WIDTH, 3) and fps == FPS
     assert FRAMES / FPS - 1e-3 <= samples / rate <= FRAMES / FPS + AAC_SLACK_S
     assert "LTX2 Text Encoder: Gemma 4 from safetensors" in server.log()
+
+
+def test_ltx25_dev_two_stage_workflow(server, object_info, models):
+    """Dev two-stage with the 2.5 files: guided stage 1, the x2 latent upscaler, stage 2 with the distilled LoRA:
+    the mp4 is twice the stage-1 size, with audio as long as its video."""
+    clear_outputs(server)
+    name = "LTX-2.5 Dev Two-Stage with 2x Upscale.json"
+    log_start = len(server.log())
+    entry = server.run(small_prompt(os.path.join(workflow_api.WORKFLOWS, name), object_info))
+    videos = saved_videos(server, entry)
+    assert len(videos) == 1, entry["outputs"]
+    frames, fps, samples, rate = read_mp4(videos[0])
+    assert frames.shape == (FRAMES, 2 * HEIGHT, 2 * WIDTH, 3) and fps == FPS
+    assert FRAMES / FPS - 1e-3 <= samples / rate <= FRAMES / FPS + AAC_SLACK_S
+    assert len(re.findall(r"LTX2 Sampler: \d+ steps", server.log()[log_start:])) == 2
