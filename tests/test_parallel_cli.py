@@ -86,3 +86,16 @@ def test_parallel_misuse_is_one_line_exit_2(models, capsys, monkeypatch, extra, 
     assert main(base + ARGS + ["--out", "x.mp4"] + extra) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(expected) and "\n" not in err
+
+
+def test_torchrun_sp_runs_ltx_video(tmp_path):
+    """An LTX-Video checkpoint under `--parallel sp+fsdp` (the LTX-Video sequence-parallel wrapper): rank 0 alone
+    writes a clip that matches the one-process clip (tests/test_parallel_ltxv.py checks the latents exactly)."""
+    proc = _run("demo", "--model", "ltx-video", "--export", "models", cwd=tmp_path)
+    written = dict(line[len("Wrote "):].split(": ", 1) for line in proc.stdout.splitlines() if line.startswith("Wrote "))
+    base = ["generate", "--checkpoint", written["checkpoint"], "--text-encoder", written["text_encoder"], *ARGS]
+    _run(*base, "--out", "one.mp4", cwd=tmp_path, threads=1)
+    proc = _run(*base, "--out", "sp.mp4", "--parallel", "sp+fsdp", cwd=tmp_path, torchrun=2)
+    assert proc.stdout.count("Wrote ") == 1
+    one, two = _frames(str(tmp_path / "one.mp4")), _frames(str(tmp_path / "sp.mp4"))
+    assert one.shape == two.shape == (17, 32, 160, 3) and np.abs(one - two).mean() < 2.0

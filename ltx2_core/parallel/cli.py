@@ -6,7 +6,6 @@ rank 0 prints progress and writes the output file (atomically, as always).
 """
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Optional
 
@@ -59,10 +58,6 @@ def setup(args) -> Optional[ParallelRun]:
     for name, flag in _UNSUPPORTED:
         if getattr(args, name, None):
             raise InputError(f"{flag} is not supported with --parallel yet: drop one of them.")
-    from ..ltxv.pipeline.components import checkpoint_family
-
-    if os.path.isfile(args.checkpoint) and checkpoint_family(args.checkpoint) == "ltx-video":
-        raise InputError("--parallel supports LTX-2 / LTX-2.3 checkpoints; run LTX-Video files on one process.")
     device = local_device(args.device)
     init_from_env(device)
     if device.type == "cuda":

@@ -6,11 +6,14 @@ MODES = ("sp", "fsdp", "sp+fsdp")
 
 
 def parallel_model(model: nn.Module, mode: str, *, offload: bool = False) -> nn.Module:
-    """`model` prepared for `mode` (one of MODES) over the default group: FSDP2 shards first, then the
-    sequence-parallel wrapper."""
+    """`model` (an LTX2Transformer or an LTXVTransformer) prepared for `mode` (one of MODES) over the default
+    group: FSDP2 shards first, then the family's sequence-parallel wrapper."""
+    from ..ltxv.transformer import LTXVTransformer
     from .fsdp import shard_weights
+    from .ltxv_sequence import LTXVSequenceParallel
     from .sequence import SequenceParallel
 
+    wrapper = LTXVSequenceParallel if isinstance(model, LTXVTransformer) else SequenceParallel
     if "fsdp" in mode:
         model = shard_weights(model, offload=offload)
-    return SequenceParallel(model) if "sp" in mode else model
+    return wrapper(model) if "sp" in mode else model

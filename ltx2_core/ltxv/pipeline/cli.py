@@ -89,6 +89,10 @@ def _run(args, progress: Callable, images, loras) -> None:
     if args.two_stage and args.upsampler is None:
         raise InputError("--two-stage needs --upsampler PATH (the LTX-Video spatial or temporal upscaler).")
     check_ltxv_files(args.checkpoint, args.text_encoder)
+    from ...parallel.cli import setup as parallel_setup
+
+    run = parallel_setup(args)  # --parallel: torchrun ranks share the transformer; rank 0 writes
+    writes = run is None or run.writes
     inputs = []
     for path, frame, strength in images:
         pixels, _ = read_video(path, max_frames=args.frames)
@@ -97,6 +101,8 @@ def _run(args, progress: Callable, images, loras) -> None:
                                  upsampler=args.upsampler if args.two_stage else None, loras=loras,
                                  dtype=getattr(torch, args.dtype), device=args.device,
                                  distilled=True if args.distilled else None)
+    if run is not None:
+        parts = run.wrap(parts)
     guidance = _guidance(parts, args)
     stem, ext = os.path.splitext(args.out)
     for index in range(args.batch_size):
@@ -104,10 +110,13 @@ def _run(args, progress: Callable, images, loras) -> None:
                         height=args.height, frames=args.frames, fps=args.fps, steps=args.steps,
                         seed=args.seed + index, guidance=guidance, images=inputs, two_pass=args.two_stage,
                         decode_timestep=args.decode_timestep, decode_noise_scale=args.decode_noise_scale,
-                        callback=lambda step, total, x0: progress(step, total, x0, None))
+                        callback=(lambda step, total, x0: progress(step, total, x0, None)) if writes else None)
         out = args.out if args.batch_size == 1 else f"{stem}_{index}{ext}"
-        clip.save(out)
-        print(f"Wrote {os.path.abspath(out)}")
+        if writes:
+            clip.save(out)
+            print(f"Wrote {os.path.abspath(out)}")
+    if run is not None:
+        run.close()
 
 
 def run_demo(args, progress: Callable) -> None:
