@@ -20,7 +20,8 @@ GGUF_INPUTS = {("LTX2TransformerLoader", "model_name"), ("LTX2TextEncoderLoader"
 SAME_FOLDER = {
     ("LTX2CheckpointLoader", "ckpt_name"): [("CheckpointLoaderSimple", "ckpt_name"),
                                           ("LTXVAudioVAELoader", "ckpt_name"), ("LTXAVTextEncoderLoader", "ckpt_name")],
-    ("LTX2TextEncoderLoader", "ckpt_name"): [("CheckpointLoaderSimple", "ckpt_name")],
+    # the connectors: in the single-file checkpoints, or (LTX-2.5) in the transformer file: both folders' files
+    ("LTX2TextEncoderLoader", "ckpt_name"): [(("CheckpointLoaderSimple", "ckpt_name"), ("UNETLoader", "unet_name"))],
     ("LTX2TextEncoderLoader", "text_encoder_name"): [("CLIPLoader", "clip_name"),
                                                     ("LTXAVTextEncoderLoader", "text_encoder")],
     ("LTX2TransformerLoader", "model_name"): [("UNETLoader", "unet_name")],
@@ -74,11 +75,14 @@ def test_our_loaders_list_the_files_of_the_native_folders(server, comfy, models)
         for (node, name), natives in SAME_FOLDER.items():
             ours = set(options(info, node, name))
             exts = (".safetensors", ".sft", ".gguf") if (node, name) in GGUF_INPUTS else (".safetensors", ".sft")
-            for native, native_name in natives:
-                if native not in info:
+            for union in natives:
+                union = union if isinstance(union[0], tuple) else (union,)  # several native lists joined
+                native = "+".join(n for n, _ in union)
+                if any(n not in info for n, _ in union):
                     assert version_tuple(comfy.version) < (0, 8), f"{native} missing on ComfyUI {comfy.version}"
                     continue
-                theirs = {f for f in options(info, native, native_name) if f.lower().endswith(exts)}
+                theirs = {f for n, input_name in union for f in options(info, n, input_name)
+                          if f.lower().endswith(exts)}
                 assert {f for f in ours if not f.endswith(".gguf")} == theirs, (node, name, native, ours, theirs)
                 compared += 1
             if (node, name) in GGUF_INPUTS:  # GGUF files from the same folders, legacy names included
