@@ -41,7 +41,8 @@ def _pad_tokens(x: torch.Tensor, dim: int, padded: int, zeros: bool) -> torch.Te
 
 
 def shard_video(m: ModalityInput, rank: int, world: int) -> ModalityInput:
-    """This rank's slice of the padded video tokens (latent (B, S, C), timesteps (B, S), positions (B, n, S, 2))."""
+    """This rank's slice of the padded video tokens (latent (B, S, C), timesteps (B, S), positions (B, n, S, 2),
+    keyframes_mask (B, S))."""
     tokens = m.latent.shape[1]
     padded = -(-tokens // world) * world
     local = padded // world
@@ -49,7 +50,11 @@ def shard_video(m: ModalityInput, rank: int, world: int) -> ModalityInput:
     latent = _pad_tokens(m.latent, 1, padded, zeros=True).narrow(1, start, local)
     timesteps = _pad_tokens(m.timesteps.reshape(m.latent.shape[0], -1).expand(-1, tokens), 1, padded, False)
     positions = _pad_tokens(m.positions, 2, padded, zeros=False).narrow(2, start, local)
-    return dataclasses.replace(m, latent=latent, timesteps=timesteps.narrow(1, start, local), positions=positions)
+    marks = m.keyframes_mask  # (B, T) or (B, T, 1): the padding is not a keyframe
+    if marks is not None:
+        marks = _pad_tokens(marks, 1, padded, zeros=True).narrow(1, start, local)
+    return dataclasses.replace(m, latent=latent, timesteps=timesteps.narrow(1, start, local), positions=positions,
+                               keyframes_mask=marks)
 
 
 class SequenceParallel(nn.Module):
