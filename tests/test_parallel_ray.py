@@ -6,6 +6,7 @@ one-process tiled decode."""
 import pytest
 import torch
 
+from ltx2_core.errors import InputError
 from ltx2_core.parallel import selfcheck
 from ltx2_core.pipeline.component_files import load_transformer_file
 from ltx2_core.pipeline.demo import export_demo
@@ -56,3 +57,6 @@ def test_workers_decode_the_tiles_of_the_one_process_tiled_decode(pool):
     pixels = pool.decode(DecodeRequest(pool.spec.checkpoint, latent, tiling))
     assert pixels.shape == expected.shape == (1, 3, 25, 32, 192)
     assert selfcheck.max_rel(pixels, expected) <= 1e-5
+    with pytest.raises(InputError, match=r"^The video VAE was not found: '/nonexistent/vae.safetensors'\.") as error:
+        pool.decode(DecodeRequest("/nonexistent/vae.safetensors", latent, tiling))
+    assert "\n" not in str(error.value) and not pool.running  # a failed worker stops the pool
