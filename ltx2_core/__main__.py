@@ -151,8 +151,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="under `torchrun --nproc-per-node N`: split the video tokens (sp), shard the weights "
                           "(fsdp) or both over the N processes; rank 0 writes the file (docs/parallel.md)")
     gen.add_argument("--vae-tiling", default=None, metavar="TILE,OVERLAP,CHUNK,CHUNK_OVERLAP",
-                     help="decode the video in tiles of TILE px and chunks of CHUNK frames (e.g. 512,64,64,24); "
-                          "default: whole, or those sizes with --parallel, whose ranks share the tiles")
+                     help="LTX-2 / LTX-2.3: decode the video in tiles of TILE px and chunks of CHUNK frames "
+                          "(e.g. 512,64,64,24); default: whole, or those sizes with --parallel (the ranks share "
+                          "the tiles)")
     gen.add_argument("--offload-shards", action="store_true",
                      help="with --parallel fsdp / sp+fsdp: keep the weight shards in CPU memory (lowest memory)")
     gen.add_argument("--step-cache", type=float, default=None, metavar="THRESHOLD",
