@@ -2,6 +2,7 @@
 
     python -m benchmarks.parallel [--worlds 1,2,4] [--tokens 1001] [--layers 4]     # CPU, gloo
     python -m benchmarks.parallel --gpu [--worlds 2,4]   # under the GPUs lent: nccl, bf16, peak CUDA memory + time
+    python -m benchmarks.parallel --vae [--worlds 1,2,3] [--gpu]   # the video VAE decode, tiles over the ranks
 
 One transformer forward (batch 1, video + audio, a mid-sized random model) per mode and world size.
 Weights: bytes of the parameters each rank holds (FSDP shards measured from the DTensors). Activations:
@@ -10,6 +11,8 @@ ops create until it is freed; GPU: torch.cuda.max_memory_allocated minus the wei
 `Collectives` counters (what our sequence-parallel code sends), checked against `sp_bytes` (the formula
 of docs/benchmarks_parallel.md); FSDP's own all-gathers are reported from their formula
 ((P-1)/P of the weights, once per forward). `--model` prints the scaling model for the full-size models.
+`--vae`: peak live bytes per rank of the video VAE decode, whole / tiled on one process and with the
+tiles shared over the ranks (`parallel.vae_decode`; rank 0 blends and holds the output).
 """
 
 import argparse
@@ -137,6 +140,74 @@ def _worker(rank, world, port, args, out_dir):
         dist.destroy_process_group()
 
 
+VAE_LATENT = (1, 8, 6, 4, 6)  # 41 x 128 x 192 px
+
+
+def _vae_worker(rank, world, port, args, out_dir):
+    """The video VAE decode with 64 px tiles / 16-frame chunks: whole and tiled on one process, the tiles
+    shared over the ranks (`decode_parallel`, result on rank 0) otherwise. Peak live bytes per rank."""
+    from ltx2_core.parallel import vae_check
+    from ltx2_core.parallel.group import Collectives
+    from ltx2_core.parallel.vae_decode import decode_parallel, decode_plan
+
+    torch.set_num_threads(1)
+    device = torch.device("cuda", rank) if args.gpu else torch.device("cpu")
+    dtype = torch.bfloat16 if args.gpu else torch.float32
+    if args.gpu:
+        torch.cuda.set_device(device)
+    if world > 1:
+        dist.init_process_group("nccl" if args.gpu else "gloo", init_method=f"tcp://127.0.0.1:{port}",
+                                rank=rank, world_size=world)
+    vae = vae_check.build_vae(timestep_conditioning=False, base_channels=args.vae_channels).to(device, dtype)
+    latent = vae_check.make_latent(shape=VAE_LATENT).to(device, dtype)
+    tiles = len(decode_plan(latent.shape, vae_check.TILING, 8, 32)[0])
+    comm = Collectives() if world > 1 else None
+    jobs = {"whole": lambda: vae.decode(latent), "tiled": lambda: vae.decode(latent, tiling=vae_check.TILING)}
+    if world > 1:
+        jobs = {"parallel": lambda: decode_parallel(vae, latent, vae_check.TILING, comm=comm, to_all=False)}
+    rows = []
+    for mode, job in jobs.items():
+        with torch.no_grad():
+            if args.gpu:
+                torch.cuda.synchronize()
+                torch.cuda.reset_peak_memory_stats()
+                base = torch.cuda.memory_allocated()
+            start = time.perf_counter()
+            if args.gpu:
+                out = job()
+                torch.cuda.synchronize()
+                peak = torch.cuda.max_memory_allocated() - base
+            else:
+                with LiveBytes() as live:
+                    out = job()
+                peak = live.peak
+            seconds = time.perf_counter() - start
+        output = 0 if out is None else out.numel() * out.element_size()
+        mine = {"whole": 1, "tiled": tiles}.get(mode, len(range(rank, tiles, world)))
+        rows.append(dict(mode=mode, world=world, rank=rank, peak=peak, output=output, tiles=mine,
+                         sent=comm.sent_bytes.get("send", 0) if comm else 0, seconds=seconds))
+        del out
+    with open(os.path.join(out_dir, f"vae_{world}_{rank}.json"), "w", encoding="utf-8") as handle:
+        json.dump(rows, handle)
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def _vae_table(args, out):
+    import torch.multiprocessing as mp
+
+    print("| decode | ranks | tiles decoded | peak live / rank (MB) | of which output (MB) | sent (MB) | s |")
+    print("|---|---|---|---|---|---|---|")
+    for world in (int(w) for w in args.worlds.split(",")):
+        mp.spawn(_vae_worker, args=(world, free_port(), args, out), nprocs=world, join=True)
+        for rank in range(world):
+            with open(os.path.join(out, f"vae_{world}_{rank}.json"), encoding="utf-8") as handle:
+                for r in json.load(handle):
+                    print(f"| {r['mode']} | {world} (rank {rank}) | {r['tiles']} | {r['peak'] / 1e6:.2f} "
+                          f"| {r['output'] / 1e6:.2f} | {r['sent'] / 1e6:.2f} | {r['seconds']:.2f} |")
+
+
 def scaling_model(world: int, *, tokens=24_576, dim=4096, layers=48, heads=32, head_dim=128, audio_inner=2048,
                   params=19e9, flops=600e12, bandwidth=300e9, elem=2, overlap=0.0) -> dict:
     """Step-time model of sequence parallelism (see docs/benchmarks_parallel.md for the assumptions)."""
@@ -159,7 +230,14 @@ def main():
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--model", action="store_true", help="print only the scaling model")
+    parser.add_argument("--vae", action="store_true", help="only the video VAE decode over the ranks")
+    parser.add_argument("--vae-channels", type=int, default=8, help="decoder base channels of the --vae model")
     args = parser.parse_args()
+    if args.vae:
+        import tempfile
+
+        _vae_table(args, tempfile.mkdtemp())
+        return
     if not args.model:
         import tempfile
 

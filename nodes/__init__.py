@@ -33,6 +33,7 @@ NODE_CLASSES = (
     decode.LTX2AudioDecode,
     parallel.LTX2ParallelWorkers,
     parallel.LTX2ParallelSampler,
+    parallel.LTX2ParallelVideoDecode,
 )
 
 NODE_CLASS_MAPPINGS = {cls.__name__: cls for cls in NODE_CLASSES}

@@ -1,6 +1,7 @@
 """Several GPUs in ComfyUI: 'LTX2 Parallel Workers' starts N Ray workers that each load the transformer
 (sequence parallel, FSDP-sharded or both, see docs/parallel.md); 'LTX2 Parallel Sampler' runs our denoise
-loop in them and returns the latent to the graph. Ray is optional: the workers node asks for it when
+loop in them and returns the latent to the graph; 'LTX2 Parallel Video Decode' shares the VAE decode's
+tiles over them. Ray is optional: the workers node asks for it when
 missing. The workers live as long as ComfyUI caches the workers node's output (reused between prompts);
 Cancel during sampling shuts them down and the next prompt starts fresh ones."""
 
@@ -12,7 +13,7 @@ from comfy_api.latest import io
 
 from ..ltx2_core.pipeline.sampler import SAMPLERS
 from ..ltx2_core.validation import SEED_LIMIT
-from . import host
+from . import family, host
 from .conditioning import resolve_items
 from .sampling import batched, check_ltx2_inputs
 from .types import AVLatent, Conditioning, Guider
@@ -22,6 +23,7 @@ Workers = io.Custom("LTX2_PARALLEL_WORKERS")
 MODES = ("sp", "fsdp", "sp+fsdp")
 DTYPES = ("bfloat16", "float16", "float32")
 FOLDERS = ("checkpoints", "diffusion_models")
+VAE_FOLDERS = ("checkpoints", "vae")
 
 
 def model_choices():
@@ -118,6 +120,69 @@ class LTX2ParallelSampler(io.ComfyNode):
             raise
         out = host.intermediate_device()
         return io.NodeOutput(dataclasses.replace(latent, video=video.to(out), audio=audio.to(out)))
+
+
+def vae_choices():
+    """'folder/name' of every file holding a video VAE the workers can load (a checkpoint or a VAE file)."""
+    return [f"{folder}/{name}" for folder in VAE_FOLDERS for name in host.model_files(folder, host.SAFETENSORS)]
+
+
+class LTX2ParallelVideoDecode(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LTX2ParallelVideoDecode",
+            display_name="LTX2 Parallel Video Decode",
+            category=CATEGORY,
+            description="Decodes the video latent in the parallel workers: each decodes its share of the tiles "
+                        "and the first blends them, the same frames as 'LTX2 Video Decode' with the same tiles.",
+            inputs=[
+                Workers.Input("workers", tooltip="Workers from 'LTX2 Parallel Workers'."),
+                AVLatent.Input("latent", tooltip="Sampled audio-video latent (LTX-2 / LTX-2.3)."),
+                io.Combo.Input("vae_name", options=vae_choices(),
+                               tooltip="File with the video VAE each worker loads itself (the checkpoint, or a "
+                                       "VAE file of the 'vae' folder); loaded once and kept."),
+                io.Int.Input("tile_size", default=512, min=64, max=4096, step=32,
+                             tooltip="Spatial tile size in pixels (long side); smaller tiles: more to share out."),
+                io.Int.Input("tile_overlap", default=64, min=0, max=2048, step=32,
+                             tooltip="Overlap between spatial tiles in pixels."),
+                io.Int.Input("chunk_frames", default=64, min=16, max=4096, step=8,
+                             tooltip="Frames decoded per temporal chunk."),
+                io.Int.Input("chunk_overlap", default=24, min=0, max=4096, step=8,
+                             tooltip="Overlap between temporal chunks in frames."),
+            ],
+            outputs=[io.Image.Output(display_name="images"), io.Float.Output(display_name="fps")],
+        )
+
+    @classmethod
+    def execute(cls, workers, latent, vae_name, tile_size=512, tile_overlap=64, chunk_frames=64, chunk_overlap=24):
+        import comfy.model_management as mm
+
+        from ..ltx2_core.errors import InputError
+        from ..ltx2_core.parallel.ray_pool import Interrupted
+        from ..ltx2_core.parallel.worker import DecodeRequest
+        from ..ltx2_core.validation import check_finite
+        from ..ltx2_core.video_vae import TilingConfig
+
+        folder, _, name = str(vae_name).partition("/")
+        if folder not in VAE_FOLDERS or not name:
+            raise InputError(f"vae_name {vae_name!r} is not 'checkpoints/NAME' or 'vae/NAME'.")
+        if latent.family == family.LTXV:
+            raise InputError("LTX2 Parallel Video Decode decodes LTX-2 / LTX-2.3 latents: decode LTX-Video 0.9.x "
+                             "latents with 'LTX2 Video Decode'.")
+        tiling = TilingConfig(tile_size, tile_overlap, chunk_frames, chunk_overlap)
+        request = DecodeRequest(host.model_path(folder, name), latent.video.to("cpu", torch.float32), tiling)
+        logging.info("LTX2 Parallel Video Decode: %s on %d workers", name, workers.workers)
+        try:
+            pixels = workers.decode(request, interrupted=mm.processing_interrupted)
+        except Interrupted:
+            logging.info("LTX2 Parallel Video Decode: interrupted, the workers were shut down")
+            host.check_interrupt()
+            raise
+        check_finite(pixels, "Video decoding")
+        images = ((pixels[:, :, : latent.frames] + 1.0) / 2.0).clamp(0.0, 1.0)  # (B, 3, F, H, W)
+        images = images.permute(0, 2, 3, 4, 1).reshape(-1, images.shape[3], images.shape[4], 3)
+        return io.NodeOutput(images.contiguous().to(host.intermediate_device()), float(latent.fps))
 
 
 def build_request(conditioning, guidance, sigmas, latent, seed, sampler):

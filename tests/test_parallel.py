@@ -61,11 +61,12 @@ def test_shard_video_pads_with_repeated_positions_and_timesteps():
     timesteps = torch.arange(5.0).view(1, 5)
     positions = torch.arange(30.0).view(1, 3, 5, 2)
     m = ModalityInput(latent=latent, sigma=torch.ones(1), timesteps=timesteps, positions=positions,
-                      context=torch.zeros(1, 2, 3), attention_mask=torch.ones(1, 5, 5))
+                      context=torch.zeros(1, 2, 3), attention_mask=torch.ones(1, 5, 5),
+                      keyframes_mask=torch.tensor([[1.0, 0.0, 0.0, 0.0, 1.0]]))
     last = shard_video(m, 2, 3)  # padded to 6 tokens, rank 2 holds tokens 4 and 5 (the padding)
     assert last.latent.shape == (1, 2, 4) and torch.equal(last.latent[0, 0], latent[0, 4])
     assert torch.equal(last.latent[0, 1], torch.zeros(4))
-    assert last.timesteps.tolist() == [[4.0, 4.0]]
+    assert last.timesteps.tolist() == [[4.0, 4.0]] and last.keyframes_mask.tolist() == [[1.0, 0.0]]
     assert torch.equal(last.positions[:, :, 1], positions[:, :, 4])
     assert last.attention_mask.shape == (1, 5, 5)  # stays whole: attention sees every query after the all-to-all
     first = shard_video(m, 0, 3)

@@ -1,5 +1,5 @@
 """`torchrun -m ltx2_core generate --parallel ...` on the exported demo files: rank 0 alone writes the clip and
-it matches the one-process clip; misuse gets one line and exit 2."""
+it matches the one-process clip (the VAE tiles decoded over the ranks); misuse gets one line and exit 2."""
 
 import os
 import subprocess
@@ -40,17 +40,23 @@ def models(tmp_path_factory):
     return work, ["generate", "--checkpoint", written["checkpoint"], "--text-encoder", written["text_encoder"]]
 
 
+# 64 px tiles, 16-frame chunks: 2 chunks x 4 tiles of the 3 x 1 x 5 latent, decoded over the ranks under torchrun.
+TILED = ["--vae-tiling", "64,32,16,8"]
+
+
 def test_torchrun_writes_once_and_matches_one_process(models):
     work, base = models
-    _run(*base, *ARGS, "--out", "one.mp4", cwd=work, threads=1)  # torchrun ranks run one thread each too
-    one = _frames(str(work / "one.mp4"))
-    assert one.shape == (17, 32, 160, 3)
-    for mode in ("fsdp", "sp+fsdp"):
+    # fsdp decodes tiled (the tiles shared by the ranks); sp+fsdp with the default plan (one tile at this size)
+    for mode, tiling in (("fsdp", TILED), ("sp+fsdp", [])):
+        one_out = f"one_{mode}.mp4"
+        _run(*base, *tiling, *ARGS, "--out", one_out, cwd=work, threads=1)  # torchrun ranks run one thread each
+        one = _frames(str(work / one_out))
+        assert one.shape == (17, 32, 160, 3)
         out = f"{mode}.mp4"
-        proc = _run(*base, *ARGS, "--out", out, "--parallel", mode, cwd=work, torchrun=2)
+        proc = _run(*base, *tiling, *ARGS, "--out", out, "--parallel", mode, cwd=work, torchrun=2)
         assert proc.stdout.count("Wrote ") == 1 and proc.stderr.count("step 3/3") == 1  # rank 0 only
         diff = np.abs(one - _frames(str(work / out)))
-        if mode == "fsdp":  # gathered weights, the same arithmetic: the same clip
+        if mode == "fsdp":  # gathered weights, the same arithmetic, tiles blended as in one process: same clip
             assert diff.max() == 0
         else:  # decoded pixels agree to ~1e-5 (tests/test_parallel.py checks the latents); H.264 of the
             assert diff.mean() < 2.0  # random-weight noise then amplifies rare 1-level rounding flips locally
@@ -77,6 +83,8 @@ def test_torchrun_sp_runs_a_gguf_transformer_and_fsdp_refuses_it(models):
     (["--offload-shards"], "error: --offload-shards needs --parallel fsdp or sp+fsdp."),
     (["--parallel", "sp", "--offload-shards"], "error: --offload-shards moves FSDP shards to the CPU"),
     (["--parallel", "fsdp", "--step-cache", "0.1"], "error: --step-cache is not supported with --parallel yet"),
+    (["--vae-tiling", "64,32"], "error: --vae-tiling '64,32' is malformed: use TILE_PX,OVERLAP_PX,CHUNK_FRAMES"),
+    (["--vae-tiling", "100,32,16,8"], "error: TilingConfig: tile_size_px must be a multiple of 32"),
 ])
 def test_parallel_misuse_is_one_line_exit_2(models, capsys, monkeypatch, extra, expected):
     work, base = models

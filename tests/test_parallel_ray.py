@@ -1,10 +1,12 @@
 """Ray workers (`ltx2_core.parallel.ray_pool`): 2 CPU actors load the transformer from its file, run the guided
 denoise with sequence parallelism, return the one-process latents; reused between calls; an interrupt
-shuts them down and the next call starts fresh ones."""
+shuts them down and the next call starts fresh ones; the VAE decode's tiles shared over them equal the
+one-process tiled decode."""
 
 import pytest
 import torch
 
+from ltx2_core.errors import InputError
 from ltx2_core.parallel import selfcheck
 from ltx2_core.pipeline.component_files import load_transformer_file
 from ltx2_core.pipeline.demo import export_demo
@@ -39,3 +41,22 @@ def test_workers_match_one_process_are_reused_and_stop_on_interrupt(pool):
     assert not pool.running
     fresh, _ = pool.denoise(request)
     assert torch.equal(fresh, video) and pool.actors != actors
+
+
+def test_workers_decode_the_tiles_of_the_one_process_tiled_decode(pool):
+    from ltx2_core.parallel.vae_decode import decode_plan
+    from ltx2_core.parallel.worker import DecodeRequest
+    from ltx2_core.video_vae import TilingConfig, load_video_vae
+
+    vae = load_video_vae(pool.spec.checkpoint, dtype=torch.float32, components=("decoder",))
+    latent = torch.randn(1, vae.latent_channels, 4, 1, 6, generator=torch.Generator().manual_seed(3))
+    tiling = TilingConfig(64, 32, 16, 8)
+    assert len(decode_plan(latent.shape, tiling, 8, 32)[0]) == 15  # 3 chunks x 5 tiles: odd
+    with torch.no_grad():
+        expected = vae.decode(latent, tiling=tiling, generator=torch.Generator().manual_seed(0))
+    pixels = pool.decode(DecodeRequest(pool.spec.checkpoint, latent, tiling))
+    assert pixels.shape == expected.shape == (1, 3, 25, 32, 192)
+    assert selfcheck.max_rel(pixels, expected) <= 1e-5
+    with pytest.raises(InputError, match=r"^The video VAE was not found: '/nonexistent/vae.safetensors'\.") as error:
+        pool.decode(DecodeRequest("/nonexistent/vae.safetensors", latent, tiling))
+    assert "\n" not in str(error.value) and not pool.running  # a failed worker stops the pool

@@ -1,8 +1,9 @@
 """`--parallel sp|fsdp|sp+fsdp` of `python -m ltx2_core generate`, started by torchrun.
 
 Every rank runs the same command: it loads the models, encodes the prompt and samples (replicated; the
-sampler's noise is seeded, so the ranks agree), the transformer runs split over the ranks, and only
-rank 0 prints progress and writes the output file (atomically, as always).
+sampler's noise is seeded, so the ranks agree), the transformer runs split over the ranks, the video VAE
+decode shares its tiles over the ranks, and only rank 0 prints progress and writes the output file
+(atomically, as always).
 """
 
 import dataclasses
@@ -33,12 +34,17 @@ class ParallelRun:
         """Only rank 0 prints progress and writes files."""
         return self.rank == 0
 
-    def wrap(self, parts):
-        """`parts` (pipeline Components) with its transformer prepared for the mode."""
+    def wrap(self, parts, tiling=None):
+        """`parts` (pipeline Components) with its transformer prepared for the mode and its video VAE decoding
+        over the ranks (`vae_decode.ParallelVideoVAE`) with `tiling` (default: the TilingConfig defaults)."""
+        from ..video_vae import TilingConfig
         from .modes import parallel_model
+        from .vae_decode import ParallelVideoVAE
 
-        return dataclasses.replace(parts, transformer=parallel_model(parts.transformer, self.mode,
-                                                                     offload=self.offload))
+        changes = dict(transformer=parallel_model(parts.transformer, self.mode, offload=self.offload))
+        if parts.video_vae is not None:
+            changes["video_vae"] = ParallelVideoVAE(parts.video_vae, tiling or TilingConfig())
+        return dataclasses.replace(parts, **changes)
 
     def close(self) -> None:
         if dist.is_initialized():

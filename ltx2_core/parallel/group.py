@@ -85,3 +85,14 @@ class Collectives:
         if self.rank == src:
             self._count("broadcast", x.numel() * x.element_size() * (self.world - 1))
         return x
+
+    def send(self, x: torch.Tensor, dst: int) -> None:
+        """`x` to rank `dst` of the group (blocks until it is received)."""
+        x = x.contiguous()
+        dist.send(x, dst=dist.get_global_rank(self.group, dst) if self.group is not None else dst, group=self.group)
+        self._count("send", x.numel() * x.element_size())
+
+    def recv(self, out: torch.Tensor, src: int) -> torch.Tensor:
+        """Fills `out` (contiguous, the sender's shape and dtype) with what rank `src` sends."""
+        dist.recv(out, src=dist.get_global_rank(self.group, src) if self.group is not None else src, group=self.group)
+        return out

@@ -11,7 +11,7 @@ import time
 from typing import Callable, List, Optional
 
 from ..errors import InputError
-from .worker import DenoiseRequest, Worker, WorkerSpec
+from .worker import DecodeRequest, DenoiseRequest, Worker, WorkerSpec
 
 
 class Interrupted(Exception):
@@ -38,6 +38,14 @@ def _free_address() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def _reraise(error: Exception):
+    """A worker's InputError / CheckpointError as one line here; anything else as Ray raised it."""
+    cause = getattr(error, "cause", None) or error
+    if isinstance(cause, InputError) or type(cause).__name__ in ("InputError", "CheckpointError"):
+        raise InputError(str(cause).splitlines()[-1]) from None
+    raise error
 
 
 class RayPool:
@@ -72,19 +80,28 @@ class RayPool:
             ray.get([a.ready.remote() for a in self.actors])
         except Exception as error:
             self.shutdown()
-            cause = getattr(error, "cause", None) or error
-            if isinstance(cause, InputError) or type(cause).__name__ in ("InputError", "CheckpointError"):
-                raise InputError(str(cause).splitlines()[-1]) from None
-            raise
+            _reraise(error)
 
     def denoise(self, request: DenoiseRequest, interrupted: Callable[[], bool] = lambda: False, poll: float = 0.1):
         """Rank 0's (video, audio) latents. `interrupted()` is polled; when it turns true the workers are shut
         down and `Interrupted` is raised (the next call starts fresh workers)."""
+        return self._call("denoise", request, interrupted, poll)
+
+    def decode(self, request: DecodeRequest, interrupted: Callable[[], bool] = lambda: False, poll: float = 0.1):
+        """Rank 0's pixels (B, 3, F, H, W), the tiles decoded over the workers; interrupts as `denoise`."""
+        return self._call("decode", request, interrupted, poll)
+
+    def _call(self, method: str, request, interrupted: Callable[[], bool], poll: float):
         ray = _import_ray()
         self.start()
-        refs = [a.denoise.remote(request) for a in self.actors]
+        refs = [getattr(a, method).remote(request) for a in self.actors]
         while True:
             done, _ = ray.wait(refs, num_returns=len(refs), timeout=poll)
+            try:  # a failed rank leaves the others waiting in a collective: stop them all
+                ray.get(done)
+            except Exception as error:
+                self.shutdown()
+                _reraise(error)
             if len(done) == len(refs):
                 return ray.get(refs[0])
             if interrupted():

@@ -2,7 +2,8 @@
 loads the transformer itself from its file, and runs our denoise loop with the parallel transformer.
 
 Plain class (no Ray import): `ray_pool.RayPool` makes it an actor. Every rank receives the same request
-(states, prompts, guidance, noise) and runs the same loop; rank 0 returns the latents.
+(states, prompts, guidance, noise) and runs the same loop; rank 0 returns the latents. `decode` shares the
+video VAE decode's tiles over the same ranks (the decoder is loaded from its file on first use).
 """
 
 from dataclasses import dataclass
@@ -39,6 +40,16 @@ class DenoiseRequest:
     sampler: str = "euler"
 
 
+@dataclass(frozen=True)
+class DecodeRequest:
+    """A video latent to decode over the workers with the tiles of `tiling` (`vae_decode.decode_parallel`)."""
+
+    vae: str  # a checkpoint or VAE file holding the LTX-2 / LTX-2.3 video VAE decoder
+    latent: torch.Tensor  # (B, C, F', H', W') on the CPU
+    tiling: object  # video_vae.TilingConfig
+    seed: int = 0  # the generator of a timestep-conditioned decoder's noise
+
+
 def _to(value, device, dtype):
     """Tensors (and the tensor fields of frozen dataclasses) moved to `device`; floating ones cast to `dtype`."""
     import dataclasses
@@ -67,6 +78,7 @@ class Worker:
                                 rank=rank, world_size=world)
         model = load_transformer_file(spec.checkpoint, [], self.dtype, self.device)
         self.model = parallel_model(model, spec.mode, offload=spec.offload)
+        self.vae = None  # (file, VideoVAE) once `decode` has run
 
     def ready(self) -> int:
         return self.rank
@@ -84,6 +96,22 @@ class Worker:
         if self.rank != 0:
             return None
         return tuple(None if t is None else t.to("cpu", torch.float32) for t in (result.video, result.audio))
+
+    def decode(self, request: DecodeRequest):
+        """Pixels (B, 3, F, H, W) on the CPU in float32 from rank 0 (None from the others); the VAE decoder is
+        loaded on the first call for its file and kept."""
+        from ..video_vae import load_video_vae
+        from .vae_decode import decode_parallel
+
+        if self.vae is None or self.vae[0] != request.vae:
+            self.vae = None  # the previous VAE is freed before the next one loads
+            self.vae = (request.vae, load_video_vae(request.vae, dtype=self.dtype, device=self.device,
+                                                    components=("decoder",)))
+        generator = torch.Generator(device=self.device).manual_seed(int(request.seed))
+        with torch.no_grad():
+            pixels = decode_parallel(self.vae[1], request.latent.to(self.device, self.dtype), request.tiling,
+                                     generator=generator, to_all=False)
+        return None if pixels is None else pixels.to("cpu", torch.float32)
 
     def close(self) -> None:
         if dist.is_initialized():

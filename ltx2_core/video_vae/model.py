@@ -1,6 +1,6 @@
 """`VideoVAE`: the causal video autoencoder with latent normalization, validation and tiling."""
 
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Tuple, Union
 
 import torch
 
@@ -52,13 +52,28 @@ class VideoVAE(VAEShell):
             )
         return timestep
 
-    def _decode_piece(self, latent: torch.Tensor, timestep: Optional[torch.Tensor],
-                      generator: Optional[torch.Generator]) -> torch.Tensor:
-        if self.config.timestep_conditioning:
-            scale = self.config.decode_noise_scale
-            noise = torch.randn(latent.size(), generator=generator, dtype=latent.dtype, device=latent.device)
-            latent = noise * scale + (1.0 - scale) * latent
-        return self.decoder(self.unnormalize_latent(latent), timestep)
+    def _noised(self, latent: torch.Tensor, generator: Optional[torch.Generator]) -> torch.Tensor:
+        if not self.config.timestep_conditioning:
+            return latent
+        scale = self.config.decode_noise_scale
+        noise = torch.randn(latent.size(), generator=generator, dtype=latent.dtype, device=latent.device)
+        return noise * scale + (1.0 - scale) * latent
+
+    def decode_steps(self, latent: torch.Tensor, *, timestep: Union[None, float, torch.Tensor] = None,
+                     generator: Optional[torch.Generator] = None) -> Tuple[Callable, Callable]:
+        """(prepare, run) of one tile of `latent`'s decode: prepare(tile) mixes in the decode noise (draws from
+        `generator`, so call it for every tile in decode order), run(prepared) decodes it to pixels. The tiled
+        decode is run(prepare(tile)) per tile; `parallel.vae_decode` runs `run` of each tile on one rank."""
+        self._check_latent(latent)
+        ts = self._timestep(latent, timestep)
+
+        def prepare(piece: torch.Tensor) -> torch.Tensor:
+            return self._noised(piece, generator)
+
+        def run(piece: torch.Tensor) -> torch.Tensor:
+            return self.decoder(self.unnormalize_latent(piece), ts)
+
+        return prepare, run
 
     def decode_iter(
         self,
@@ -73,12 +88,11 @@ class VideoVAE(VAEShell):
         Only the chunk being blended is held, so a consumer that writes frames out as they come keeps
         memory flat whatever the clip length.
         """
-        self._check_latent(latent)
-        ts = self._timestep(latent, timestep)
+        prepare, run = self.decode_steps(latent, timestep=timestep, generator=generator)
         if tiling is None:
-            yield self._decode_piece(latent, ts, generator)
+            yield run(prepare(latent))
             return
-        yield from decode_chunks(lambda piece: self._decode_piece(piece, ts, generator), latent, tiling,
+        yield from decode_chunks(lambda piece: run(prepare(piece)), latent, tiling,
                                  self.temporal_compression, self.spatial_compression)
 
     def decode(

@@ -1,7 +1,8 @@
 """'LTX2 Parallel Workers' + 'LTX2 Parallel Sampler' in a real ComfyUI (CPU): 2 Ray workers load the synthetic
 checkpoint and run the sampler with sequence parallelism + FSDP; the clip equals 'LTX2 Sampler''s up to float
 rounding, the workers are reused by the next prompt, and Cancel during sampling shuts them down (the next
-prompt starts new ones and runs)."""
+prompt starts new ones and runs); 'LTX2 Parallel Video Decode' gives 'LTX2 Video Decode''s frames with the same
+tiles."""
 
 import os
 import time
@@ -17,8 +18,13 @@ pytest.importorskip("ray", reason="ray is optional (requirements-dev.txt / setup
 WORKFLOW = "LTX2 Text to Video with Audio.json"
 
 
-def _parallel(prompt, seed=None, steps=None):
-    """`prompt` with its LTX2Sampler replaced by the parallel sampler fed by a 2-worker node."""
+TILES = {("LTX2VideoDecode", "tile_size"): 64, ("LTX2VideoDecode", "tile_overlap"): 32,
+         ("LTX2VideoDecode", "chunk_frames"): 16, ("LTX2VideoDecode", "chunk_overlap"): 8}
+
+
+def _parallel(prompt, seed=None, steps=None, decode=False):
+    """`prompt` with its LTX2Sampler replaced by the parallel sampler fed by a 2-worker node (and with `decode`,
+    its LTX2VideoDecode by the parallel decode with the same tiles)."""
     prompt = {k: {"class_type": v["class_type"], "inputs": dict(v["inputs"])} for k, v in prompt.items()}
     sampler = next(k for k, v in prompt.items() if v["class_type"] == "LTX2Sampler")
     loader = next(v for v in prompt.values() if v["class_type"] == "LTX2CheckpointLoader")
@@ -31,6 +37,12 @@ def _parallel(prompt, seed=None, steps=None):
     if seed is not None:
         inputs["seed"] = seed
     prompt[sampler]["class_type"] = "LTX2ParallelSampler"
+    if decode:
+        node = prompt[next(k for k, v in prompt.items() if v["class_type"] == "LTX2VideoDecode")]
+        keep = ("latent", "tile_size", "tile_overlap", "chunk_frames", "chunk_overlap")
+        node["inputs"] = dict({k: node["inputs"][k] for k in keep}, workers=["970", 0],
+                              vae_name="checkpoints/" + loader["inputs"]["ckpt_name"])
+        node["class_type"] = "LTX2ParallelVideoDecode"
     return prompt
 
 
@@ -70,3 +82,12 @@ def test_parallel_workers_match_the_sampler_are_reused_and_stop_on_cancel(server
     again = lossless_outputs(server, server.run(with_lossless_saves(_parallel(base)), timeout=300))
     assert "LTX2 Parallel Sampler: 2 steps" in server.log()[log_before:]  # sampled again, by new workers
     assert np.array_equal(again[0], parallel[0])  # the same clip
+
+    # 128x64 px with 64 px tiles: 3 tiles over 2 workers, the frames of 'LTX2 Video Decode' with those tiles
+    wide = small_prompt(path, object_info, size=(128, 64), overrides=TILES)
+    single = lossless_outputs(server, server.run(with_lossless_saves(wide)))
+    log_before = len(server.log())
+    decoded = lossless_outputs(server, server.run(_parallel(with_lossless_saves(wide), decode=True), timeout=300))
+    assert "LTX2 Parallel Video Decode: " in server.log()[log_before:]
+    frames = np.abs(decoded[0].astype(float) - single[0])
+    assert frames.shape == (9, 64, 128, 3) and frames.max() <= 1 and frames.mean() < 1e-2, (frames.max(), frames.mean())
