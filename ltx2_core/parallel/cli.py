@@ -35,14 +35,15 @@ class ParallelRun:
         return self.rank == 0
 
     def wrap(self, parts, tiling=None):
-        """`parts` (pipeline Components) with its transformer prepared for the mode and its video VAE decoding
-        over the ranks (`vae_decode.ParallelVideoVAE`) with `tiling` (default: the TilingConfig defaults)."""
+        """`parts` (pipeline Components or LTXVComponents) with its transformer prepared for the mode and (LTX-2)
+        its video VAE decoding over the ranks (`vae_decode.ParallelVideoVAE`) with `tiling` (default: the
+        TilingConfig defaults)."""
         from ..video_vae import TilingConfig
         from .modes import parallel_model
         from .vae_decode import ParallelVideoVAE
 
         changes = dict(transformer=parallel_model(parts.transformer, self.mode, offload=self.offload))
-        if parts.video_vae is not None:
+        if getattr(parts, "video_vae", None) is not None:  # LTX-2; LTX-Video components decode on every rank
             changes["video_vae"] = ParallelVideoVAE(parts.video_vae, tiling or TilingConfig())
         return dataclasses.replace(parts, **changes)
 
