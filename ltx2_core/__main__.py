@@ -107,6 +107,8 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="PATH[@FRAME[@STRENGTH]]: image or clip conditioning at a frame, repeatable")
     gen.add_argument("--audio", default=None, help="audio file the video follows (audio-to-video)")
     gen.add_argument("--audio-only", action="store_true", help="text-to-audio only")
+    gen.add_argument("--video", default=None,
+                     help="video file to add sound to (video-to-audio): its frames are kept, the audio is generated")
     gen.add_argument("--ic-lora", default=None, metavar="PATH[@STRENGTH]",
                      help="IC-LoRA (depth / pose / canny / ...) applied while --reference-video guides stage 1")
     gen.add_argument("--reference-video", default=None, help="control video appended as IC-LoRA reference tokens")
@@ -223,6 +225,9 @@ def _run_generate(args) -> None:
     audio = None
     if args.audio is not None:  # kept as given (rate, channels): the VAE resamples for itself
         audio = AudioInput(*read_audio_as_given(args.audio))
+    from .pipeline.video_to_audio_cli import read_clip
+
+    clip = read_clip(args)
     reference = reference_from_args(args)
     parts = load_components(
         args.checkpoint, text_encoder=args.text_encoder, upsampler=args.upsampler,
@@ -236,6 +241,14 @@ def _run_generate(args) -> None:
     if args.video_cfg is not None or args.audio_cfg is not None or args.stg_blocks is not None:
         guidance = _guidance_overrides(parts, args)
     extra = {} if args.negative_prompt is None else {"negative_prompt": args.negative_prompt}
+    if clip is not None:
+        from .pipeline.video_to_audio_cli import run as run_video_to_audio
+
+        run_video_to_audio(parts, args, clip, guidance, _progress() if writes else None, writes,
+                           step_cache=speed.get("step_cache"), **extra)
+        if run is not None:
+            run.close()
+        return
     clips = generate(
         parts, args.prompt, width=args.width, height=args.height, frames=args.frames, fps=args.fps, seed=args.seed,
         steps=args.steps, guidance=guidance, images=inputs, audio=audio, audio_only=args.audio_only,
