@@ -231,17 +231,25 @@ def write_inputs(input_dir):
 
 def example_video_pixels(frames=9, size=64):
     """(3, frames, size, size) smooth moving gradients in [-1, 1]: the video of the video-to-audio workflow."""
-    import torch
-
     y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
     clips = [torch.stack([(x + 3 * t) % size, (y + 2 * t) % size, (x + y) // 2]) for t in range(frames)]
     return torch.stack(clips, dim=1).float() / (size - 1) * 2 - 1
 
 
-def write_example_video(path):
-    from ltx2_core.pipeline.video_io import write_mp4
+def write_example_video(path, fps=24):
+    """An H.264 mp4 (no audio) of `example_video_pixels`, written with PyAV alone (scripts use it without the pack)."""
+    import av
 
-    write_mp4(path, example_video_pixels(), 24.0)
+    frames = ((example_video_pixels() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).numpy()
+    with av.open(path, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"crf": "18"}
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def write_models(models_dir, input_dir):
