@@ -2,6 +2,7 @@
 
 from . import (
     conditioning, decode, latent, loaders, ltx25, ltxv, ltxv_sampling, parallel, reference, sampling, speed, text,
+    video_to_audio,
 )
 
 NODE_CLASSES = (
@@ -21,6 +22,7 @@ NODE_CLASSES = (
     conditioning.LTX2ImageConditioning,
     conditioning.LTX2VideoContinuation,
     conditioning.LTX2AudioConditioning,
+    video_to_audio.LTX2VideoToAudio,
     reference.LTX2ICLoRAGuide,
     reference.LTX2ReferenceAudio,
     sampling.LTX2Guider,

@@ -20,7 +20,7 @@ EXPECTED = {
     "LTX2 Text to Video with Audio.json", "LTX2 Image to Video with Audio.json",
     "LTX2 First and Last Frame to Video.json", "LTX2 Distilled with 2x Upscale.json",
     "LTX2 GGUF Low VRAM.json", "LTX2 Audio to Video.json", "LTX2 IC-LoRA Structure Control.json",
-    "LTX2 Reference Voice.json",
+    "LTX2 Reference Voice.json", "LTX2 Video to Audio.json",
     "LTX-Video 13B Distilled Text to Video.json", "LTX-Video 2B Image to Video.json",
     "LTX-Video 13B Multi-Scale with Spatial Upscaler.json", "LTX-Video First and Last Frame to Video.json",
     "LTX-Video 0.9.1 with Denoising Decoder.json",
@@ -59,13 +59,14 @@ def test_workflow_valid(path):
 
 @pytest.mark.parametrize("path", FILES, ids=os.path.basename)
 def test_single_fps_source(path):
-    """Create Video takes its fps from LTX2 Video Decode (the latent's fps), never from a typed number."""
+    """Create Video takes its fps from LTX2 Video Decode (the latent's fps), or from LTX2 Video to Audio (the
+    given video's fps, which its latent also carries), never from a typed number."""
     workflow = workflow_api.load(path)
     prompt = workflow_api.to_api(workflow, RECORDED)
     for node in prompt.values():
         if node["class_type"] == "CreateVideo":
             source = prompt[node["inputs"]["fps"][0]]
-            assert source["class_type"] == "LTX2VideoDecode"
+            assert source["class_type"] in ("LTX2VideoDecode", "LTX2VideoToAudio")
 
 
 LTXV_FILES = [f for f in FILES if os.path.basename(f).startswith("LTX-Video")]

@@ -8,8 +8,9 @@ appended ones are dropped after denoising.
 
 Reference semantics: ltx-core `VideoConditionByLatentIndex` (in place, `ReplaceFrames`),
 `VideoConditionByKeyframeIndex` (appended, `Keyframe`), the a2vid pipeline (frozen audio,
-`FrozenAudio`). Positions: video (B, 3, T, 2) [start, end) bounds, time in seconds after the causal
-first-frame shift, space in pixels; audio (B, 1, T, 2) seconds.
+`FrozenAudio`), a frozen video stream (video-to-audio, `FrozenVideo`). Positions: video (B, 3, T, 2)
+[start, end) bounds, time in seconds after the causal first-frame shift, space in pixels; audio
+(B, 1, T, 2) seconds.
 """
 
 from dataclasses import dataclass, replace
@@ -198,6 +199,27 @@ class FrozenAudio:
                 f"The audio is too short ({have:.2f} s) for the video ({need:.2f} s): use longer audio or fewer frames."
             )
         tokens = patchify_audio(self.latent[:, :, : shape.audio_frames]).to(state.latent.dtype)
+        return replace(state, latent=tokens, clean=tokens.clone(), mask=torch.zeros_like(state.mask), frozen=True)
+
+
+@dataclass(frozen=True)
+class FrozenVideo:
+    """Video-to-audio: the video stream is the given (encoded) latent and stays fixed, as FrozenAudio does for
+    audio (mask 0, model sigma 0, the positive prompt in every pass; official: a frozen `LatentState`, whose
+    denoise mask is all zeros and whose Modality.sigma is forced to 0, Lightricks/LTX-2 @ 400fd310).
+
+    `latent` (B, C, F, H, W) must have exactly the generation's video latent shape.
+    """
+
+    latent: torch.Tensor
+
+    def apply(self, state: StreamState, shape: LatentShape, fps: float) -> StreamState:
+        _check_spatial(self.latent, shape, "Frozen video")
+        if self.latent.shape[2] != shape.frames:
+            raise InputError(f"The frozen video latent has {self.latent.shape[2]} latent frames but the generation "
+                             f"has {shape.frames}: encode the whole clip ({(shape.frames - 1) * VIDEO_TIME_SCALE + 1} "
+                             "frames).")
+        tokens = patchify_video(self.latent).to(state.latent.dtype)
         return replace(state, latent=tokens, clean=tokens.clone(), mask=torch.zeros_like(state.mask), frozen=True)
 
 

@@ -14,7 +14,7 @@ so key names are the official ones (the parity tests check ours equal ltx-core's
   latent_upscale_models/ltx-2-spatial-upscaler-x2-1.0.safetensors
   diffusion_models/ltx-2-19b-dev-Q4_K_M.gguf    the transformer, Q8_0/Q4_0-quantized GGUF (arch ltxv)
   loras/ltx-2-test-lora.safetensors             official (PEFT) LoRA on three layers, rank 4
-  input/example.png, first_frame.png, last_frame.png, speech.wav
+  input/example.png, first_frame.png, last_frame.png, speech.wav, example_video.mp4
   and the LTX-Video 0.9.x files of synthetic_ltxv.py
 """
 
@@ -213,6 +213,7 @@ def write_inputs(input_dir):
     for name, phase in (("example.png", 0), ("first_frame.png", 1), ("last_frame.png", 2)):
         rgb = np.stack([(x * 2 + phase * 60) % 256, (y * 2 + phase * 90) % 256, ((x + y) + phase * 30) % 256], -1)
         Image.fromarray(rgb.astype(np.uint8)).save(os.path.join(input_dir, name))
+    write_example_video(os.path.join(input_dir, "example_video.mp4"))
     import av
 
     rate, seconds = 16000, 2.0
@@ -225,6 +226,29 @@ def write_inputs(input_dir):
         for packet in stream.encode(frame):
             container.mux(packet)
         for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def example_video_pixels(frames=9, size=64):
+    """(3, frames, size, size) smooth moving gradients in [-1, 1]: the video of the video-to-audio workflow."""
+    y, x = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    clips = [torch.stack([(x + 3 * t) % size, (y + 2 * t) % size, (x + y) // 2]) for t in range(frames)]
+    return torch.stack(clips, dim=1).float() / (size - 1) * 2 - 1
+
+
+def write_example_video(path, fps=24):
+    """An H.264 mp4 (no audio) of `example_video_pixels`, written with PyAV alone (scripts use it without the pack)."""
+    import av
+
+    frames = ((example_video_pixels() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).numpy()
+    with av.open(path, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        stream.options = {"crf": "18"}
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
             container.mux(packet)
 
 

@@ -67,7 +67,7 @@ def widget_names(info):
             options = spec[1] if len(spec) > 1 else {}
             if options.get("control_after_generate") or (spec_type(spec) == "INT" and name in ("seed", "noise_seed")):
                 names.append(None)  # 'fixed' / 'randomize' control value
-            if options.get("image_upload") or options.get("audio_upload"):
+            if options.get("image_upload") or options.get("audio_upload") or options.get("video_upload"):
                 names.append(None)  # upload button
     return names
 
