@@ -1,6 +1,6 @@
 """`VideoVAE`: the causal video autoencoder with latent normalization, validation and tiling."""
 
-from typing import Iterator, Optional, Union
+from typing import Iterator, List, Optional, Union
 
 import torch
 
@@ -60,6 +60,21 @@ class VideoVAE(VAEShell):
             latent = noise * scale + (1.0 - scale) * latent
         return self.decoder(self.unnormalize_latent(latent), timestep)
 
+    def _decode_many(self, tiles: List[torch.Tensor], timestep: Optional[torch.Tensor],
+                     generator: Optional[torch.Generator]) -> Iterator[torch.Tensor]:
+        """Equal-shaped tiles (B, C, t, h, w) decoded as one batch in the low-resolution steps; yields each
+        tile's pixels. Noise is drawn tile by tile, in order, as `_decode_piece` would."""
+        if self.config.timestep_conditioning:
+            scale = self.config.decode_noise_scale
+            tiles = [torch.randn(t.size(), generator=generator, dtype=t.dtype, device=t.device) * scale
+                     + (1.0 - scale) * t for t in tiles]
+        batch, _, frames, height, width = tiles[0].shape
+        one_output = (batch * self.config.in_channels * (1 + (frames - 1) * self.temporal_compression)
+                      * height * width * self.spatial_compression ** 2)  # elements of one tile's pixels
+        ts = None if timestep is None else timestep.repeat(len(tiles))
+        latent = self.unnormalize_latent(torch.cat(tiles))  # (len(tiles) * B, C, t, h, w)
+        yield from self.decoder.forward_parts(latent, ts, batch, one_output)
+
     def decode_iter(
         self,
         latent: torch.Tensor,
@@ -79,7 +94,8 @@ class VideoVAE(VAEShell):
             yield self._decode_piece(latent, ts, generator)
             return
         yield from decode_chunks(lambda piece: self._decode_piece(piece, ts, generator), latent, tiling,
-                                 self.temporal_compression, self.spatial_compression)
+                                 self.temporal_compression, self.spatial_compression,
+                                 decode_many=lambda tiles: self._decode_many(tiles, ts, generator))
 
     def decode(
         self,
