@@ -10,6 +10,8 @@ sides interleaved, 1 torch thread):
              (ours: `make_attention("auto")`; native: the attention the host selected at start-up).
              Runs in a child process on the host's own python (`<DIR>/../venv/bin/python`), since ComfyUI
              needs its own dependencies; our code comes from this repository on sys.path.
+  native VAE tiled / whole video VAE decode vs ComfyUI's (LTX-2 decoder layout, float32); the tiled row
+             also runs ours with tiles one at a time and with the official (aspect) plan, vs the same native time.
   gguf fwd   our forward from a Q8_0 / Q4_0 GGUF file vs the same model in bf16 (overhead = ratio - 1).
   dequant    packed block -> bf16 for each ggml type, ours vs ComfyUI-GGUF's torch `dequantize` (imported from
              --comfyui-gguf DIR, a checkout; skipped without it).
