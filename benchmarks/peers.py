@@ -10,6 +10,8 @@ sides interleaved, 1 torch thread):
              (ours: `make_attention("auto")`; native: the attention the host selected at start-up).
              Runs in a child process on the host's own python (`<DIR>/../venv/bin/python`), since ComfyUI
              needs its own dependencies; our code comes from this repository on sys.path.
+  native VAE tiled / whole video VAE decode vs ComfyUI's (LTX-2 decoder layout, float32); the tiled row
+             also runs ours with tiles one at a time and with the official (aspect) plan, vs the same native time.
   gguf fwd   our forward from a Q8_0 / Q4_0 GGUF file vs the same model in bf16 (overhead = ratio - 1).
   dequant    packed block -> bf16 for each ggml type, ours vs ComfyUI-GGUF's torch `dequantize` (imported from
              --comfyui-gguf DIR, a checkout; skipped without it).
@@ -19,6 +21,7 @@ A peer that is absent is skipped with the reason. The benchmark reads and writes
 """
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import os
@@ -174,19 +177,27 @@ def native_vae(args, comfy) -> None:
                     generator=torch.Generator().manual_seed(3))
     tile_px, overlap_px = (64, 32) if args.smoke else (128, 64)
     tiling = TilingConfig(tile_size_px=tile_px, tile_overlap_px=overlap_px, chunk_frames=None)
+    one_by_one = dataclasses.replace(tiling, batch_tiles=False)
+    official = dataclasses.replace(tiling, tile_shape="aspect", batch_tiles=False)
     print(f"native VAE: LTX-2 decoder layout (one res block per stage), float32, {width}x{height}x{frames} px, "
           f"tiles {tile_px} px / overlap {overlap_px} px (native: tile {tile_px // 32} / overlap "
-          f"{overlap_px // 32} latent)")
+          f"{overlap_px // 32} latent); ours: square tiles, equal tiles batched in the low-resolution stages")
     with torch.inference_mode():
         whole_ours = ours.decode(z).float()
         whole_native = native.decode(z).float().movedim(-1, 1)  # (B, F, H, W, 3) -> (B, 3, F, H, W) in [0, 1]
         diff = (whole_ours.clamp(-1, 1).add(1).div(2) - whole_native).abs().max().item()
+        tiled_native = native.decode_tiled(z, tile_x=tile_px // 32, tile_y=tile_px // 32, overlap=overlap_px // 32)
+        tiled_ours = ours.decode(z, tiling=tiling).float().clamp(-1, 1).add(1).div(2).movedim(1, -1)
+        tiled_diff = (tiled_ours.reshape(tiled_native.shape) - tiled_native.float()).abs().max().item()
         t = best_times([lambda: ours.decode(z, tiling=tiling),
                         lambda: native.decode_tiled(z, tile_x=tile_px // 32, tile_y=tile_px // 32,
                                                     overlap=overlap_px // 32),
+                        lambda: ours.decode(z, tiling=one_by_one), lambda: ours.decode(z, tiling=official),
                         lambda: ours.decode(z), lambda: native.decode(z)], args.repeats)
-    row("VAE tiled decode", t[0], t[1], "native")
-    row("VAE whole decode", t[2], t[3], "native", f"  (max |diff| whole {diff:.1e})")
+    row("VAE tiled decode", t[0], t[1], "native", f"  (max |diff| tiled {tiled_diff:.1e})")
+    row("  same, tiles one at a time", t[2], t[1], "native")
+    row("  same, official (aspect) plan", t[3], t[1], "native")
+    row("VAE whole decode", t[4], t[5], "native", f"  (max |diff| whole {diff:.1e})")
 
 
 def native_rows(args) -> None:

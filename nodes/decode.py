@@ -71,7 +71,7 @@ class LTX2VideoDecode(io.ComfyNode):
                 AVLatent.Input("latent", tooltip="Sampled audio-video latent."),
                 io.Boolean.Input("tiled", default=True, tooltip="Decode in overlapping tiles and chunks to save memory."),
                 io.Int.Input("tile_size", default=512, min=64, max=4096, step=32,
-                             tooltip="Spatial tile size in pixels (long side)."),
+                             tooltip="Spatial tile edge in pixels: square tiles, as ComfyUI's tiled decode cuts them."),
                 io.Int.Input("tile_overlap", default=64, min=0, max=2048, step=32,
                              tooltip="Overlap between spatial tiles in pixels."),
                 io.Int.Input("chunk_frames", default=64, min=16, max=4096, step=8,

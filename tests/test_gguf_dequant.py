@@ -119,3 +119,16 @@ def test_dequantize_large_output_and_reused_out(name):
     assert torch.equal(out, ours)
     bf16 = dequant.dequantize(packed, dequant.TYPE_IDS[name], (n_blocks * block,), dtype=torch.bfloat16)
     assert torch.equal(bf16, ours.to(torch.bfloat16))
+
+
+@pytest.mark.parametrize("name", sorted(SCALE_OFFSETS))
+def test_bf16_output_in_pieces_is_the_exact_rounding_of_gguf(name):
+    """bf16 outputs run their float stage in `AFFINE_PIECE_VALUES` pieces (here 2.5 of them, the last one
+    partial, across two chunks): every bit, signed zeros included, is the bf16 rounding of gguf's float32."""
+    block, _ = gguf.GGML_QUANT_SIZES[Q[name]]
+    n_blocks = 5 * dequant.AFFINE_PIECE_VALUES // (2 * block)
+    raw = random_blocks(name, n_blocks, seed=9)
+    expected = torch.from_numpy(gguf.quants.dequantize(raw, Q[name]).reshape(-1)).to(torch.bfloat16)
+    ours = dequant.dequantize(torch.from_numpy(raw), dequant.TYPE_IDS[name], (n_blocks * block,), torch.bfloat16,
+                              chunk_values=2 * dequant.AFFINE_PIECE_VALUES)
+    assert torch.equal(ours.view(torch.int16), expected.view(torch.int16))

@@ -8,10 +8,12 @@ cast to the compute dtype happens last.
 
 Speed (CPU, where this is memory-bound): bit fields are cut from int64 words 8 bytes at a time, strided
 gathers use the widest integer element the block layout allows, field groups are concatenated as float64
-(bit moves only, ATen's fast cat path), int8 / uint8 values are converted and scaled in a cache-sized
-float32 scratch so only the last operation streams into the output (for a bf16 / fp16 output that is the
-cast copy: an fp32 arithmetic op writing another dtype leaves ATen's vectorized path), and large CPU outputs and scratch
-come from numpy allocations, which the kernel backs with transparent huge pages (far fewer page faults).
+(bit moves only, ATen's fast cat path), int8 / uint8 values are converted and scaled in a float32 scratch
+so only the last operation streams into the output (for a bf16 / fp16 output that is the cast copy: an
+fp32 arithmetic op writing another dtype leaves ATen's vectorized path; those three passes run on pieces
+of 128 Ki values that stay in L2, 8-18 % faster than over a whole 1 Mi-value chunk), and large CPU outputs
+and scratch come from numpy allocations, which the kernel backs with transparent huge pages (far fewer
+page faults).
 
 Layouts (QK_K = 256 values per super-block, little-endian fp16 scales `d`/`dmin`):
   Q4_0  d | 16 B nibbles               x = d * (q - 8)          low nibbles = values 0..15
@@ -225,22 +227,32 @@ def _iq4_values(nibbles: torch.Tensor, ws: _Scratch) -> torch.Tensor:
     return values
 
 
+AFFINE_PIECE_VALUES = 1 << 17  # float stage of a bf16 / fp16 output in L2-sized pieces (512 KiB of float32)
+
+
 def _affine(q: torch.Tensor, scale: torch.Tensor, out: torch.Tensor, ws: _Scratch,
             offset: Optional[torch.Tensor] = None, subtract: bool = False) -> None:
     """out = q * scale (+ or - offset) in float32, ggml's rounding order (product rounded, then the offset).
 
-    The conversion and the product run in a float32 scratch (cache-sized on CPU; float32 `q` is taken as that
-    scratch); only the last operation writes `out`, so the big output is streamed through once. q (n, g, k)
-    broadcasts against (n, g, 1) scales.
+    The conversion and the product run in a float32 scratch (float32 `q` is taken as that scratch); only the
+    last operation writes `out`, so the big output is streamed through once. For a bf16 / fp16 output on the
+    CPU the three passes (convert, scale, cast) run on pieces of `AFFINE_PIECE_VALUES` values, which stay in
+    the core's L2 cache between passes. q (n, g, k) broadcasts against (n, g, 1) scales.
     """
-    work = q if q.dtype == torch.float32 else ws.get("work", q.shape, torch.float32).copy_(q)
     out = out.view(q.shape)
     if out.dtype != torch.float32:  # an fp32 op writing another dtype takes ATen's slow casting loop
-        work.mul_(scale)
-        if offset is not None:
-            work.sub_(offset) if subtract else work.add_(offset)
-        out.copy_(work)
-    elif offset is None:
+        rows = q.shape[0] if q.device.type != "cpu" else max(1, AFFINE_PIECE_VALUES * q.shape[0] // q.numel())
+        for start in range(0, q.shape[0], rows):
+            piece = q[start:start + rows]
+            work = piece if piece.dtype == torch.float32 else ws.get("work", piece.shape, torch.float32).copy_(piece)
+            work.mul_(scale[start:start + rows])
+            if offset is not None:
+                part = offset[start:start + rows]
+                work.sub_(part) if subtract else work.add_(part)
+            out[start:start + rows].copy_(work)
+        return
+    work = q if q.dtype == torch.float32 else ws.get("work", q.shape, torch.float32).copy_(q)
+    if offset is None:
         torch.mul(work, scale, out=out)
     elif subtract:
         torch.sub(work.mul_(scale), offset, out=out)

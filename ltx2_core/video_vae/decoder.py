@@ -1,6 +1,6 @@
 """Video VAE decoder: un-normalized latent (B, C, F', H', W') -> pixels (B, 3, 8(F'-1)+1, 32H', 32W')."""
 
-from typing import Optional
+from typing import Callable, Iterator, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -47,14 +47,23 @@ class VideoDecoder(nn.Module):
             self.last_time_embedder = TimestepEmbedder(2 * channels, **kw)
             self.last_scale_shift_table = nn.Parameter(torch.empty(2, channels, device=device, dtype=dtype))
 
-    def forward(self, latent: torch.Tensor, timestep: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """`latent` un-normalized; `timestep` (B,) is required when the decoder is timestep-conditioned."""
-        x = self.conv_in(latent, self.causal)
-        scaled = None
-        if self.timestep_conditioning:
-            scaled = timestep * cast_like(self.timestep_scale_multiplier, x)  # (B,)
+    def _steps(self) -> List[Callable]:
+        """The decoder as a list of steps f(x, scaled_timestep) -> x, each batch-item independent."""
+        steps = [lambda x, scaled: self.conv_in(x, self.causal)]
         for block in self.up_blocks:
-            x = block(x, self.causal, scaled) if isinstance(block, ResStage) else block(x, self.causal)
+            if isinstance(block, ResStage):
+                steps.append(lambda x, scaled, b=block: b(x, self.causal, scaled))
+            else:
+                steps.append(lambda x, scaled, b=block: b(x, self.causal))
+        steps.append(self._head)
+        return steps
+
+    def _scaled(self, latent: torch.Tensor, timestep: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        if not self.timestep_conditioning:
+            return None
+        return timestep * cast_like(self.timestep_scale_multiplier, latent)  # (B,)
+
+    def _head(self, x: torch.Tensor, scaled: Optional[torch.Tensor]) -> torch.Tensor:
         x = pixel_norm(x)
         if self.timestep_conditioning:
             batch = x.shape[0]
@@ -65,3 +74,33 @@ class VideoDecoder(nn.Module):
         x = F.silu(x, inplace=True)
         x = self.conv_out(x, self.causal)  # (B, 3*p*p, F, H/p, W/p)
         return unpatchify(x, self.patch_size)
+
+    def forward(self, latent: torch.Tensor, timestep: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """`latent` un-normalized; `timestep` (B,) is required when the decoder is timestep-conditioned."""
+        x, scaled = latent, self._scaled(latent, timestep)
+        for step in self._steps():
+            x = step(x, scaled)
+        return x
+
+    def forward_parts(self, latent: torch.Tensor, timestep: Optional[torch.Tensor], part: int,
+                      max_numel: int) -> Iterator[torch.Tensor]:
+        """Decode a batch made of equal parts of `part` items each; yields each part's output in order.
+
+        A step runs on as many parts at once as keep its input within `max_numel` elements (at least one
+        part): the first, low-resolution steps run on the whole batch and the later ones part by part, so
+        the big early weights are read once per batch while memory stays near that of one part.
+        """
+        yield from self._run_parts(latent, self._scaled(latent, timestep), self._steps(), 0, part, max_numel)
+
+    def _run_parts(self, x, scaled, steps, start, part, max_numel) -> Iterator[torch.Tensor]:
+        parts = x.shape[0] // part
+        for i in range(start, len(steps)):
+            if parts > 1 and x.numel() > max_numel:
+                fit = part * max(1, parts * max_numel // x.numel())  # items per group
+                groups = zip(x.split(fit), scaled.split(fit) if scaled is not None else [None] * parts)
+                del x
+                for xs, ss in groups:
+                    yield from self._run_parts(xs, ss, steps, i, part, max_numel)
+                return
+            x = steps[i](x, scaled)
+        yield from x.split(part)

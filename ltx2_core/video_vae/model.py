@@ -1,6 +1,6 @@
 """`VideoVAE`: the causal video autoencoder with latent normalization, validation and tiling."""
 
-from typing import Callable, Iterator, Optional, Tuple, Union
+from typing import Callable, Iterator, List, Optional, Tuple, Union
 
 import torch
 
@@ -75,6 +75,18 @@ class VideoVAE(VAEShell):
 
         return prepare, run
 
+    def _decode_many(self, tiles: List[torch.Tensor], timestep: Optional[torch.Tensor],
+                     generator: Optional[torch.Generator]) -> Iterator[torch.Tensor]:
+        """Equal-shaped tiles (B, C, t, h, w) decoded as one batch in the low-resolution steps; yields each
+        tile's pixels. Noise is drawn tile by tile, in order, as `decode_steps`' prepare would."""
+        tiles = [self._noised(t, generator) for t in tiles]
+        batch, _, frames, height, width = tiles[0].shape
+        one_output = (batch * self.config.in_channels * (1 + (frames - 1) * self.temporal_compression)
+                      * height * width * self.spatial_compression ** 2)  # elements of one tile's pixels
+        ts = None if timestep is None else timestep.repeat(len(tiles))
+        latent = self.unnormalize_latent(torch.cat(tiles))  # (len(tiles) * B, C, t, h, w)
+        yield from self.decoder.forward_parts(latent, ts, batch, one_output)
+
     def decode_iter(
         self,
         latent: torch.Tensor,
@@ -92,8 +104,10 @@ class VideoVAE(VAEShell):
         if tiling is None:
             yield run(prepare(latent))
             return
+        ts = self._timestep(latent, timestep)
         yield from decode_chunks(lambda piece: run(prepare(piece)), latent, tiling,
-                                 self.temporal_compression, self.spatial_compression)
+                                 self.temporal_compression, self.spatial_compression,
+                                 decode_many=lambda tiles: self._decode_many(tiles, ts, generator))
 
     def decode(
         self,

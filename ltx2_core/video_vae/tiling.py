@@ -2,9 +2,13 @@
 
 Decode splits the latent into spatial tiles and temporal chunks, decodes each piece, and blends the
 overlaps with linear ramps (weights accumulated and divided). Temporal chunks are finished one after
-another, so the working memory is that of one chunk, whatever the clip length. The tile placement and
-blend ramps follow the official tiling, so the results match it; with one tile covering everything the
-result equals the whole decode exactly.
+another, so the working memory is that of one chunk, whatever the clip length. Two spatial plans:
+"square" (default) cuts tiles of `tile_size_px` on both axes, as ComfyUI's tiled decode does;
+"aspect" follows the official (ltx-core) tiling, which shrinks the tile of the short axis by the frame's
+aspect ratio (more, smaller tiles), and matches its results. The blend ramps are the official ones in
+both plans; with one tile covering everything the result equals the whole decode exactly. Runs of
+equal-shaped tiles can be handed to the decoder together (`decode_many`), which batches its first,
+low-resolution stages: their large weights are then read once per run instead of once per tile.
 
 Encode splits the pixels the same way and keeps the latents away from tile seams (rectangular masks),
 which is needed because the encoder's padding would otherwise leak into the seam latents. Its overlaps
@@ -20,6 +24,7 @@ from ..errors import InputError
 
 SPATIAL_MIN_TILE_PX = 64
 TEMPORAL_MIN_CHUNK_FRAMES = 16
+TILE_SHAPES = ("square", "aspect")
 ENCODE_MIN_OVERLAP_PX = 64
 ENCODE_MIN_OVERLAP_FRAMES = 16
 
@@ -30,15 +35,22 @@ class TilingConfig:
 
     tile_size_px: spatial tile edge (>= 64, multiple of 32); tile_overlap_px: multiple of 32, < tile size.
     chunk_frames: temporal chunk length (>= 16, multiple of 8); chunk_overlap_frames: multiple of 8, < chunk.
-    Spatial tiles keep the frame's aspect ratio: the long side gets `tile_size_px`.
+    tile_shape: "square" (tiles of `tile_size_px` on both axes) or "aspect" (the official plan: the long
+    side gets `tile_size_px`, the short side that scaled by the frame's aspect ratio). Encode ignores it.
+    batch_tiles: decode runs of equal-shaped tiles together in the decoder's low-resolution stages
+    (results equal up to float rounding; the extra memory stays below that of one tile's last stages).
     """
 
     tile_size_px: Optional[int] = 512
     tile_overlap_px: int = 64
     chunk_frames: Optional[int] = 64
     chunk_overlap_frames: int = 24
+    tile_shape: str = "square"
+    batch_tiles: bool = True
 
     def __post_init__(self) -> None:
+        _check(self.tile_shape in TILE_SHAPES, f"tile_shape must be one of {', '.join(TILE_SHAPES)}, "
+                                               f"got {self.tile_shape!r}")
         if self.tile_size_px is not None:
             _check(self.tile_size_px >= SPATIAL_MIN_TILE_PX and self.tile_size_px % 32 == 0,
                    f"tile_size_px must be a multiple of 32 and at least {SPATIAL_MIN_TILE_PX}, got {self.tile_size_px}")
@@ -121,11 +133,17 @@ class Piece(NamedTuple):
 # ---------------------------------------------------------------- decode
 
 
+def tile_count(length: int, size: int, overlap: int) -> int:
+    """Number of tiles `split_axis` cuts: 1 if `length <= size`, else ceil((length - overlap) / (size - overlap))."""
+    return 1 if length <= size else -(-(length - overlap) // (size - overlap))
+
+
 def _decode_spatial_spans(length: int, long_side: int, cfg: TilingConfig, scale: int):
     if cfg.tile_size_px is None:
         return [(slice(0, length), slice(0, length * scale), ramp_mask(length * scale, 0, 0))]
     size, overlap = cfg.tile_size_px // scale, cfg.tile_overlap_px // scale
-    size = max(max(2, overlap + 1), round(size * length / long_side))
+    if cfg.tile_shape == "aspect":
+        size = max(max(2, overlap + 1), round(size * length / long_side))
     return [
         (slice(s.start, s.end), slice(s.start * scale, s.end * scale),
          ramp_mask((s.end - s.start) * scale, s.left * scale, s.right * scale))
@@ -147,14 +165,35 @@ def _decode_temporal_spans(length: int, cfg: TilingConfig, scale: int):
     return out
 
 
+def _extent(piece: Piece) -> Tuple[int, ...]:
+    return tuple(s.stop - s.start for s in piece.src)
+
+
+def _runs(pieces: List[Piece], together: bool) -> Iterator[List[Piece]]:
+    """Consecutive pieces whose input tiles have equal shapes (each piece alone unless `together`)."""
+    run: List[Piece] = []
+    for piece in pieces:
+        if run and not (together and _extent(piece) == _extent(run[0])):
+            yield run
+            run = []
+        run.append(piece)
+    if run:
+        yield run
+
+
 def decode_chunks(
     decode_fn: Callable[[torch.Tensor], torch.Tensor],
     latent: torch.Tensor,
     cfg: TilingConfig,
     time_scale: int,
     space_scale: int,
+    decode_many: Optional[Callable[[List[torch.Tensor]], Iterator[torch.Tensor]]] = None,
 ) -> Iterator[torch.Tensor]:
-    """Decode (B, C, F', H', W') piece by piece; yields consecutive pixel chunks (B, 3, n, H, W)."""
+    """Decode (B, C, F', H', W') piece by piece; yields consecutive pixel chunks (B, 3, n, H, W).
+
+    `decode_many`, if given, decodes a list of equal-shaped tiles and yields their outputs in order; it is
+    used for runs of such tiles when `cfg.batch_tiles` is set (else `decode_fn`, one tile at a time).
+    """
     batch, _, frames, height, width = latent.shape
     long_side = max(height, width)
     rows = _decode_spatial_spans(height, long_side, cfg, space_scale)
@@ -171,15 +210,18 @@ def decode_chunks(
             del prev_acc, prev_weights
         n = t_dst.stop - t_dst.start
         acc = weights = None
-        for h_src, h_dst, h_mask in rows:
-            for w_src, w_dst, w_mask in cols:
-                piece = Piece((t_src, h_src, w_src), (t_dst, h_dst, w_dst), (t_mask, h_mask, w_mask))
-                out = decode_fn(latent[:, :, t_src, h_src, w_src])  # (B, 3, n, h, w)
+        pieces = [Piece((t_src, h_src, w_src), (t_dst, h_dst, w_dst), (t_mask, h_mask, w_mask))
+                  for h_src, h_dst, h_mask in rows for w_src, w_dst, w_mask in cols]
+        for run in _runs(pieces, cfg.batch_tiles and decode_many is not None):
+            tiles = [latent[:, :, p.src[0], p.src[1], p.src[2]] for p in run]  # each (B, C, t, h, w)
+            outs = iter([decode_fn(tiles[0])]) if len(run) == 1 else decode_many(tiles)
+            for piece, out in zip(run, outs):  # out (B, 3, n, h, w)
                 if acc is None:
                     acc = out.new_zeros(batch, out.shape[1], n, height * space_scale, width * space_scale)
                     weights = out.new_zeros(1, 1, n, height * space_scale, width * space_scale)
                 if out.shape[2] != n:
                     raise RuntimeError(f"decoder returned {out.shape[2]} frames for a chunk of {n}")
+                _, h_dst, w_dst = piece.dst
                 mask = piece.weight(out.dtype, out.device)
                 acc[:, :, :, h_dst, w_dst] += out * mask
                 weights[:, :, :, h_dst, w_dst] += mask
