@@ -56,10 +56,12 @@ def test_torchrun_writes_once_and_matches_one_process(models):
         proc = _run(*base, *tiling, *ARGS, "--out", out, "--parallel", mode, cwd=work, torchrun=2)
         assert proc.stdout.count("Wrote ") == 1 and proc.stderr.count("step 3/3") == 1  # rank 0 only
         diff = np.abs(one - _frames(str(work / out)))
-        if mode == "fsdp":  # gathered weights, the same arithmetic, tiles blended as in one process: same clip
-            assert diff.max() == 0
-        else:  # decoded pixels agree to ~1e-5 (tests/test_parallel.py checks the latents); H.264 of the
-            assert diff.mean() < 2.0  # random-weight noise then amplifies rare 1-level rounding flips locally
+        # fsdp: the same latents (gathered weights, the same arithmetic); the one process decodes runs of equal
+        # tiles batched, the ranks one at a time (pixels ~1e-5 apart, at most 1 level before encoding;
+        # tests/test_parallel_vae.py checks the parallel decode exactly). sp+fsdp: latents agree to ~1e-5
+        # (tests/test_parallel.py). H.264 of random-weight noise amplifies those 1-level flips (mean 2.9 levels
+        # seen); a misplaced or missing tile differs by tens of levels.
+        assert diff.mean() < 4.0
     assert not [name for name in os.listdir(work) if name.endswith(".tmp")]
 
 
