@@ -8,6 +8,8 @@ import time
 from typing import List, Optional
 
 
+DEMO_FRAMES = 25  # the demo's clip length when --frames is omitted (LTX-2 and LTX-Video demos)
+
 def _progress():
     start = time.time()
 
@@ -81,7 +83,8 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--width", type=int, default=256)
     demo.add_argument("--height", type=int, default=192)
     demo.add_argument("--frames", type=int, default=None,
-                      help="default 25; with --model ltx-2.5 the duration head predicts the length when omitted")
+                      help=f"default {DEMO_FRAMES}; with --model ltx-2.5 the duration head predicts the length "
+                           "when omitted")
     demo.add_argument("--fps", type=float, default=24.0)
     demo.add_argument("--steps", type=int, default=8)
     demo.add_argument("--seed", type=int, default=10)
@@ -189,7 +192,7 @@ def _run_demo(args) -> None:
     if args.frames is None:
         from .pipeline.duration import AUTO_MAX_SECONDS, seconds_to_frames
 
-        args.frames = seconds_to_frames(AUTO_MAX_SECONDS, args.fps) if auto else 25
+        args.frames = seconds_to_frames(AUTO_MAX_SECONDS, args.fps) if auto else DEMO_FRAMES
     if args.model == "ltx-video":
         from .ltxv.pipeline.cli import run_demo as run_ltxv_demo
 

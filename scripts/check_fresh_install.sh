@@ -36,9 +36,10 @@ from fractions import Fraction
 
 import av
 
-from ltx2_core.__main__ import _build_parser
+from ltx2_core.__main__ import DEMO_FRAMES, _build_parser
 
 args = _build_parser().parse_args(shlex.split(sys.argv[1]))
+args.frames = DEMO_FRAMES if args.frames is None else args.frames  # the demo's default length
 expected, frame = Fraction(args.frames) / Fraction(args.fps), 1 / Fraction(args.fps)
 problems = []
 try:
