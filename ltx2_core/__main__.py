@@ -7,8 +7,8 @@ import sys
 import time
 from typing import List, Optional
 
-
 DEMO_FRAMES = 25  # the demo's clip length when --frames is omitted (LTX-2 and LTX-Video demos)
+
 
 def _progress():
     start = time.time()
