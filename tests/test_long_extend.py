@@ -185,3 +185,11 @@ def test_long_cli_end_to_end_with_demo_files(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "segment 3/3: frames 41..48" in captured.out and "Wrote" in captured.out
     check_av_mp4(out, 49, 24.0)
+
+
+def test_long_clips_benchmark_child_reports_memory():
+    from benchmarks.long_clips import _child
+
+    row = _child(0.5, 32, 9, 1, 24.0, whole=False)
+    assert (row["frames"], row["segments"], row["written"]) == (9, 1, (9, 9000))
+    assert row["peak_rss_mib"] >= row["model_rss_mib"] > 0
