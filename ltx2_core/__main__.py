@@ -170,6 +170,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="with --parallel fsdp / sp+fsdp: keep the weight shards in CPU memory (lowest memory)")
     gen.add_argument("--step-cache", type=float, default=None, metavar="THRESHOLD",
                      help="reuse the later blocks' residual when block 0 changed less than THRESHOLD (e.g. 0.05)")
+    from .pipeline.long_cli import add_long_arguments
+
+    add_long_arguments(gen)
     return parser
 
 
@@ -246,9 +249,11 @@ def _run_generate(args) -> None:
 
     from .ltxv.pipeline.cli import route_generate
     from .pipeline.reference.cli import reference_from_args
+    from .pipeline.long_cli import check_long_arguments, run_long
 
     # Check everything cheap before loading tens of gigabytes.
     auto_length = _resolve_length(args)
+    check_long_arguments(args, auto_length)
     images = [_parse_image(spec) for spec in args.image]
     tiling = _parse_tiling(args.vae_tiling)
     if route_generate(args, _progress(), images, [_parse_lora(spec) for spec in args.lora]):
@@ -297,6 +302,10 @@ def _run_generate(args) -> None:
                            step_cache=speed.get("step_cache"), **extra)
         if run is not None:
             run.close()
+        return
+    if args.long is not None:
+        out = run_long(args, parts, _progress(), guidance=guidance, sampler=args.sampler, **speed, **extra)
+        print(f"Wrote {os.path.abspath(out)}")
         return
     clips = generate(
         parts, args.prompt, width=args.width, height=args.height, frames="auto" if auto_length else args.frames,

@@ -240,6 +240,7 @@ def generate(
     step_cache: Optional[StepCache] = None,
     compile_options: Optional[CompileOptions] = None,
     reference: Optional[ReferenceControl] = None,
+    audio_items: Sequence = (),
 ) -> Union[Generation, List[Generation]]:
     """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
     two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
@@ -259,6 +260,7 @@ def generate(
     compile_options: opt-in regional torch.compile of the transformer blocks (`ltx2_core.compile`).
     reference: IC-LoRA reference video and / or reference voice (`pipeline.reference`); the reference video and
     its IC-LoRA act in stage 1 only (as the official IC-LoRA pipeline), the reference voice in every stage.
+    audio_items: extra audio-stream conditioning items (e.g. `extend.AudioPrefix`), applied in every stage.
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
     if frames == "auto":  # LTX-2.5: the duration head reads the positive prompt's connector outputs
@@ -270,7 +272,7 @@ def generate(
                   guidance=guidance, sigmas=sigmas, images=images, audio=audio, audio_only=audio_only,
                   two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
                   decode_tiling=decode_tiling, batch_passes=batch_passes, step_cache=step_cache,
-                  compile_options=compile_options, reference=reference)
+                  compile_options=compile_options, reference=reference, audio_items=tuple(audio_items))
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
     if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler in ("res_2s", "euler_ancestral")):
@@ -311,7 +313,8 @@ def _batched_context(context: Optional[TextContext], batch: int) -> Optional[Tex
 
 def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prompt, width, height, frames, fps,
               steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
-              decode_tiling, batch_passes, step_cache, compile_options, reference) -> List[Generation]:
+              decode_tiling, batch_passes, step_cache, compile_options, reference,
+              audio_items=()) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
     _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
     crf = image_crf(getattr(parts, "release", Release()).version)  # the model's image re-encode CRF
@@ -358,7 +361,7 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
     _check_reference(parts, reference, audio_only, temporal)
     run = dict(positive=positive, negative=negative, generator=generator, dtype=dtype, device=device,
                batch_passes=batch_passes, with_video=not audio_only, audio_latent=audio_latent, step_cache=step_cache,
-               audio_items=reference_audio_items(reference, parts.audio_vae, device, dtype))
+               audio_items=list(audio_items) + reference_audio_items(reference, parts.audio_vae, device, dtype))
 
     def compiled(model):
         return model if compile_options is None else CompiledTransformer(model, compile_options)

@@ -19,6 +19,7 @@ _CONFLICTS = (
     ("two_stage", "--two-stage", "upsamples a generated video"),
     ("reference_video", "--reference-video", "controls a generated video"),
     ("ic_lora", "--ic-lora", "controls a generated video"),
+    ("long", "--long", "chains generated segments; the audio follows the given video whole"),
     ("seconds", "--seconds", "sets the length of a generated video; the audio follows the video's own length"),
 )
 
