@@ -58,6 +58,19 @@ def decode_audio(audio_vae, latent) -> dict:
     return {"waveform": waveform.to(host.intermediate_device(), torch.float32), "sample_rate": int(sample_rate)}
 
 
+def tiling_inputs() -> list:
+    """The tile / chunk inputs of the video decode nodes (pixels and frames; `TilingConfig`'s fields)."""
+    return [
+        io.Int.Input("tile_size", default=512, min=64, max=4096, step=32,
+                     tooltip="Spatial tile edge in pixels: square tiles, as ComfyUI's tiled decode cuts them."),
+        io.Int.Input("tile_overlap", default=64, min=0, max=2048, step=32,
+                     tooltip="Overlap between spatial tiles in pixels."),
+        io.Int.Input("chunk_frames", default=64, min=16, max=4096, step=8, tooltip="Frames decoded per temporal chunk."),
+        io.Int.Input("chunk_overlap", default=24, min=0, max=4096, step=8,
+                     tooltip="Overlap between temporal chunks in frames."),
+    ]
+
+
 class LTX2VideoDecode(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -70,14 +83,7 @@ class LTX2VideoDecode(io.ComfyNode):
                 VideoVAE.Input("video_vae", tooltip="Video VAE from a loader."),
                 AVLatent.Input("latent", tooltip="Sampled audio-video latent."),
                 io.Boolean.Input("tiled", default=True, tooltip="Decode in overlapping tiles and chunks to save memory."),
-                io.Int.Input("tile_size", default=512, min=64, max=4096, step=32,
-                             tooltip="Spatial tile edge in pixels: square tiles, as ComfyUI's tiled decode cuts them."),
-                io.Int.Input("tile_overlap", default=64, min=0, max=2048, step=32,
-                             tooltip="Overlap between spatial tiles in pixels."),
-                io.Int.Input("chunk_frames", default=64, min=16, max=4096, step=8,
-                             tooltip="Frames decoded per temporal chunk."),
-                io.Int.Input("chunk_overlap", default=24, min=0, max=4096, step=8,
-                             tooltip="Overlap between temporal chunks in frames."),
+                *tiling_inputs(),
                 io.Float.Input("decode_timestep", default=DECODE_TIMESTEP, min=0.0, max=1.0, step=0.005,
                                tooltip="Denoising decoder (LTX-Video 0.9.1+ VAEs): the timestep it decodes at. "
                                        "Ignored by VAEs without one (LTX-2, LTX-Video 0.9.0)."),

@@ -15,6 +15,7 @@ from ..ltx2_core.pipeline.sampler import SAMPLERS
 from ..ltx2_core.validation import SEED_LIMIT
 from . import family, host
 from .conditioning import resolve_items
+from .decode import tiling_inputs
 from .sampling import batched, check_ltx2_inputs
 from .types import AVLatent, Conditioning, Guider
 
@@ -142,14 +143,7 @@ class LTX2ParallelVideoDecode(io.ComfyNode):
                 io.Combo.Input("vae_name", options=vae_choices(),
                                tooltip="File with the video VAE each worker loads itself (the checkpoint, or a "
                                        "VAE file of the 'vae' folder); loaded once and kept."),
-                io.Int.Input("tile_size", default=512, min=64, max=4096, step=32,
-                             tooltip="Spatial tile size in pixels (long side); smaller tiles: more to share out."),
-                io.Int.Input("tile_overlap", default=64, min=0, max=2048, step=32,
-                             tooltip="Overlap between spatial tiles in pixels."),
-                io.Int.Input("chunk_frames", default=64, min=16, max=4096, step=8,
-                             tooltip="Frames decoded per temporal chunk."),
-                io.Int.Input("chunk_overlap", default=24, min=0, max=4096, step=8,
-                             tooltip="Overlap between temporal chunks in frames."),
+                *tiling_inputs(),  # smaller tiles: more of them to share out
             ],
             outputs=[io.Image.Output(display_name="images"), io.Float.Output(display_name="fps")],
         )

@@ -41,10 +41,15 @@ def test_pyproject_matches_requirements():
 def schemas():
     """(node_id, category, inputs without tooltip) of every io.Schema(...) call in nodes/*.py."""
     found = []
-    for name in NODE_FILES + tuple(LTXV_NODE_FILES):
-        tree = ast.parse(open(os.path.join(REPO, "nodes", name + ".py")).read())
-        # Inputs built by a module-level helper count as tooltipped when the helper passes a tooltip.
-        helpers = {f.name for f in tree.body if isinstance(f, ast.FunctionDef) and "tooltip=" in ast.unparse(f)}
+    trees = {name: ast.parse(open(os.path.join(REPO, "nodes", name + ".py")).read())
+             for name in NODE_FILES + tuple(LTXV_NODE_FILES)}
+    # Inputs built by a module-level helper of any node file (also `*helper()` lists) count as tooltipped when
+    # every `.Input(...)` call in the helper passes a tooltip.
+    helpers = {f.name for tree in trees.values() for f in tree.body if isinstance(f, ast.FunctionDef)
+               and all(any(k.arg == "tooltip" for k in c.keywords) for c in ast.walk(f)
+                       if isinstance(c, ast.Call) and getattr(c.func, "attr", None) == "Input")
+               and "tooltip=" in ast.unparse(f)}
+    for name, tree in trees.items():
         for call in ast.walk(tree):
             if isinstance(call, ast.Call) and getattr(call.func, "attr", None) == "Schema":
                 kw = {k.arg: k.value for k in call.keywords}
@@ -52,6 +57,7 @@ def schemas():
                 category = kw["category"].id if isinstance(kw["category"], ast.Name) else kw["category"].value
                 untipped = []
                 for item in kw["inputs"].elts:
+                    item = item.value if isinstance(item, ast.Starred) else item
                     args = {k.arg for k in item.keywords}
                     if isinstance(item.func, ast.Name) and item.func.id in helpers:
                         continue
