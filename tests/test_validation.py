@@ -260,6 +260,8 @@ def _node_limits():
                 continue
             kw = {k.arg: k.value for k in call.keywords}
             for item in kw["inputs"].elts:
+                if isinstance(item, ast.Starred):  # a helper's list of inputs (decode tiles: no core limits)
+                    continue
                 item_kw = {k.arg: k.value for k in item.keywords}
                 if "min" in item_kw and item.args:
                     value = [eval(compile(ast.Expression(item_kw[k]), name, "eval"), names) if k in item_kw
