@@ -54,6 +54,20 @@ class StreamState:
     def tokens(self) -> int:
         return self.latent.shape[1]
 
+    def appended(self, tokens: torch.Tensor, positions: torch.Tensor, strength: float,
+                 attention_mask: Optional[torch.Tensor]) -> "StreamState":
+        """This state with `tokens` (B, M, C) appended as conditioning (clean = the tokens, denoise mask
+        1 - strength) at `positions` (B, n_axes, M, 2); `attention_mask` is the state's mask afterwards."""
+        mask = torch.full((tokens.shape[0], tokens.shape[1], 1), 1.0 - float(strength), device=tokens.device)
+        return replace(
+            self,
+            latent=torch.cat([self.latent, tokens], dim=1),
+            clean=torch.cat([self.clean, tokens], dim=1),
+            mask=torch.cat([self.mask, mask], dim=1),
+            positions=torch.cat([self.positions, positions.to(self.positions.dtype)], dim=2),
+            attention_mask=attention_mask,
+        )
+
 
 def _initial_state(what: str, expected: tuple, latent: Optional[torch.Tensor], patchify, positions,
                    dtype, device, marked_tokens: int = 0) -> StreamState:
@@ -169,16 +183,9 @@ class Keyframe:
         positions = keyframe_positions(batch, frames, height, width, fps, self.frame_index,
                                        narrow_single_frame=self.narrow_single_frame, device=state.latent.device)
         tokens = patchify_video(self.latent).to(state.latent.dtype)
-        mask = torch.full((batch, tokens.shape[1], 1), 1.0 - float(self.strength), device=tokens.device)
         if state.attention_mask is not None:
             raise InputError("Keyframes must come before IC-LoRA reference tokens: add the reference last.")
-        return replace(
-            state,
-            latent=torch.cat([state.latent, tokens], dim=1),
-            clean=torch.cat([state.clean, tokens], dim=1),
-            mask=torch.cat([state.mask, mask], dim=1),
-            positions=torch.cat([state.positions, positions.to(state.positions.dtype)], dim=2),
-        )
+        return state.appended(tokens, positions, self.strength, None)
 
 
 @dataclass(frozen=True)

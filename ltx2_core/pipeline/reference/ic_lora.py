@@ -14,7 +14,7 @@ the reference and the IC-LoRA; stage 2 refines without either.
 """
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Dict, Optional, Union
 
 import torch
@@ -61,17 +61,9 @@ class ReferenceVideo:
         tokens = patchify_video(self.latent).to(state.latent.dtype)  # (B, M, C)
         positions = reference_positions(batch, frames, height, width, fps, downscale_factor=f,
                                         temporal_scale=self.temporal_scale, device=tokens.device).to(state.positions.dtype)
-        mask = torch.full((batch, tokens.shape[1], 1), 1.0 - float(self.strength), device=tokens.device)
         attention = appended_mask(state.attention_mask, state.tokens, state.target_tokens, tokens.shape[1], batch,
                                   self.attention, tokens.device, torch.float32)
-        return replace(
-            state,
-            latent=torch.cat([state.latent, tokens], dim=1),
-            clean=torch.cat([state.clean, tokens], dim=1),
-            mask=torch.cat([state.mask, mask], dim=1),
-            positions=torch.cat([state.positions, positions], dim=2),
-            attention_mask=attention,
-        )
+        return state.appended(tokens, positions, self.strength, attention)
 
 
 def reference_downscale_factor(path: str, key: str = METADATA_DOWNSCALE) -> int:

@@ -10,7 +10,7 @@ clip starts (shift = -(last end) - 0.04 s); no attention mask is added (an exist
 with full attention).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -49,14 +49,6 @@ class ReferenceAudio:
             raise InputError(f"Reference audio has {tokens.shape[2]} channels per token, the audio stream "
                              f"{state.latent.shape[2]}: encode it with this model's audio VAE.")
         positions = reference_audio_positions(batch, tokens.shape[1], tokens.device).to(state.positions.dtype)
-        mask = torch.full((batch, tokens.shape[1], 1), 1.0 - float(self.strength), device=tokens.device)
         attention = appended_mask(state.attention_mask, state.tokens, state.target_tokens, tokens.shape[1], batch,
                                   None, tokens.device, torch.float32)
-        return replace(
-            state,
-            latent=torch.cat([state.latent, tokens], dim=1),
-            clean=torch.cat([state.clean, tokens], dim=1),
-            mask=torch.cat([state.mask, mask], dim=1),
-            positions=torch.cat([state.positions, positions], dim=2),
-            attention_mask=attention,
-        )
+        return state.appended(tokens, positions, self.strength, attention)
