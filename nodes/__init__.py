@@ -1,7 +1,7 @@
 """ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
 
 from . import (
-    conditioning, decode, latent, loaders, ltxv, ltxv_sampling, parallel, reference, sampling, speed, text,
+    conditioning, decode, latent, loaders, long, ltxv, ltxv_sampling, parallel, reference, sampling, speed, text,
 )
 
 NODE_CLASSES = (
@@ -20,6 +20,8 @@ NODE_CLASSES = (
     conditioning.LTX2ImageConditioning,
     conditioning.LTX2VideoContinuation,
     conditioning.LTX2AudioConditioning,
+    long.LTX2Extend,
+    long.LTX2JoinSegments,
     reference.LTX2ICLoRAGuide,
     reference.LTX2ReferenceAudio,
     sampling.LTX2Guider,
