@@ -1,8 +1,8 @@
 """ComfyUI adapter of the pack: V3 nodes over ltx2_core. Importing this package needs a running ComfyUI."""
 
 from . import (
-    conditioning, decode, latent, loaders, ltx25, ltxv, ltxv_sampling, parallel, reference, sampling, speed, text,
-    video_to_audio,
+    conditioning, decode, latent, loaders, long, ltx25, ltxv, ltxv_sampling, parallel, reference, sampling, speed,
+    text, video_to_audio,
 )
 
 NODE_CLASSES = (
@@ -23,6 +23,8 @@ NODE_CLASSES = (
     conditioning.LTX2VideoContinuation,
     conditioning.LTX2AudioConditioning,
     video_to_audio.LTX2VideoToAudio,
+    long.LTX2Extend,
+    long.LTX2JoinSegments,
     reference.LTX2ICLoRAGuide,
     reference.LTX2ReferenceAudio,
     sampling.LTX2Guider,

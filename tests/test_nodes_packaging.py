@@ -10,7 +10,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NODE_FILES = ("loaders", "text", "latent", "conditioning", "sampling", "decode", "speed", "parallel")
 # Node files named otherwise, in the categories of the shared ones (LTX-Video nodes; reference control).
 LTXV_NODE_FILES = {"ltxv": "LTX2/loaders", "ltxv_sampling": "LTX2/sampling", "reference": "LTX2/conditioning",
-                   "ltx25": "LTX2/loaders", "video_to_audio": "LTX2/conditioning"}
+                   "ltx25": "LTX2/loaders", "video_to_audio": "LTX2/conditioning",
+                   "long": "LTX2/conditioning"}
 
 
 def test_pack_entry_outside_comfyui_registers_nothing():

@@ -29,14 +29,14 @@ from .latents import VIDEO_TIME_SCALE, LatentShape, validate_fps, validate_frame
 from .two_stage import VideoInput
 
 
-def overlap_latent_frames(overlap_frames: int) -> int:
+def overlap_latent_frames(overlap_frames: int, name: str = "--overlap-frames") -> int:
     """Video latent frames k of an overlap of 8(k - 1) + 1 pixel frames; InputError naming the values that work."""
     if isinstance(overlap_frames, bool) or not isinstance(overlap_frames, int) or overlap_frames < 1 \
             or (overlap_frames - 1) % VIDEO_TIME_SCALE:
         below = 1
         if isinstance(overlap_frames, int) and overlap_frames > 1:
             below = (overlap_frames - 1) // VIDEO_TIME_SCALE * VIDEO_TIME_SCALE + 1
-        raise InputError(f"--overlap-frames {overlap_frames} is not of the form 8k+1: use {below} or "
+        raise InputError(f"{name} {overlap_frames} is not of the form 8k+1: use {below} or "
                          f"{below + VIDEO_TIME_SCALE} (1, 9, 17, 25, ...).")
     return (overlap_frames - 1) // VIDEO_TIME_SCALE + 1
 
@@ -128,14 +128,14 @@ class Segment:
 
 def stitch_audio(wave: torch.Tensor, rate: int, fps: float, start_frame: int, skip_frames: int,
                  new_frames: int) -> torch.Tensor:
-    """The part of a segment's waveform (C, N) that the clip has not got yet: the segment begins at clip
+    """The part of a segment's waveform (..., N) that the clip has not got yet: the segment begins at clip
     frame start_frame - skip_frames; after it the clip holds round((start_frame + new_frames) / fps * rate)
     samples (zero-padded when the segment's waveform is short)."""
     have = round(start_frame / float(fps) * rate)
     need = round((start_frame + new_frames) / float(fps) * rate) - have
     offset = have - round((start_frame - skip_frames) / float(fps) * rate)
-    piece = wave[:, offset:offset + need]
-    return torch.nn.functional.pad(piece, (0, need - piece.shape[1]))
+    piece = wave[..., offset:offset + need]
+    return torch.nn.functional.pad(piece, (0, need - piece.shape[-1]))
 
 
 def _prompt_of(prompts: Sequence[str], index: int) -> str:
