@@ -20,7 +20,7 @@ EXPECTED = {
     "LTX2 Text to Video with Audio.json", "LTX2 Image to Video with Audio.json",
     "LTX2 First and Last Frame to Video.json", "LTX2 Distilled with 2x Upscale.json",
     "LTX2 GGUF Low VRAM.json", "LTX2 Audio to Video.json", "LTX2 IC-LoRA Structure Control.json",
-    "LTX2 Reference Voice.json", "LTX2 Video to Audio.json",
+    "LTX2 Reference Voice.json", "LTX2 Video to Audio.json", "LTX2 Long Clip by Extension.json",
     "LTX-Video 13B Distilled Text to Video.json", "LTX-Video 2B Image to Video.json",
     "LTX-Video 13B Multi-Scale with Spatial Upscaler.json", "LTX-Video First and Last Frame to Video.json",
     "LTX-Video 0.9.1 with Denoising Decoder.json",

@@ -9,6 +9,7 @@ import numpy as np
 import workflow_api
 
 WIDTH, HEIGHT, FRAMES, FPS = 64, 64, 9, 24.0
+EXTEND_OVERLAP = 1  # overlap frames of the small extension workflows (each segment adds FRAMES - 1)
 DEV_STEPS = 2
 # AAC adds encoder priming / padding in 1024-sample frames; the muxed audio may run this much longer.
 AAC_SLACK_S = 2 * 1024 / 24000
@@ -27,6 +28,10 @@ def small_prompt(path, object_info, steps=DEV_STEPS, frames=FRAMES, size=(WIDTH,
                 inputs[key] = SUBSTITUTE_FILES[value]
         if node["class_type"] == "LTX2EmptyAVLatent":
             inputs.update(width=size[0], height=size[1], frames=frames, seconds=0.0, fps=FPS)
+        if node["class_type"] == "LTX2Extend":
+            inputs.update(frames=frames, overlap_frames=EXTEND_OVERLAP)
+        if node["class_type"] == "LTX2JoinSegments":
+            inputs["overlap_frames"] = EXTEND_OVERLAP
         if node["class_type"] == "LTX2PromptEnhancer":
             inputs["max_new_tokens"] = 16
         if node["class_type"] == "LTX2Scheduler" and inputs["schedule"] == "dev":

@@ -10,11 +10,14 @@ import pytest
 
 import workflow_api
 from comfy_server import clear_outputs
-from run_helpers import AAC_SLACK_S, FPS, FRAMES, HEIGHT, WIDTH, read_mp4, saved_videos, small_prompt
+from run_helpers import (AAC_SLACK_S, EXTEND_OVERLAP, FPS, FRAMES, HEIGHT, WIDTH, read_mp4, saved_videos,
+                         small_prompt)
 
 WORKFLOW_SIZES = {
     "LTX2 Distilled with 2x Upscale.json": (2 * WIDTH, 2 * HEIGHT),
 }
+# Frames of the saved clip where it is not FRAMES: two segments joined, the overlap kept once.
+WORKFLOW_FRAMES = {"LTX2 Long Clip by Extension.json": 2 * FRAMES - EXTEND_OVERLAP}
 # Role (synthetic_weights.FILES) of the Gemma file each workflow's text-encoder loader must read.
 TEXT_ENCODER_ROLES = {"LTX2 GGUF Low VRAM.json": "gemma_gguf"}
 
@@ -53,9 +56,10 @@ def test_workflow_saves_mp4_with_matching_audio(server, object_info, models, nam
     assert len(videos) == 1, entry["outputs"]
     frames, fps, samples, rate = read_mp4(videos[0])
     width, height = WORKFLOW_SIZES.get(name, (WIDTH, HEIGHT))
-    assert frames.shape == (FRAMES, height, width, 3)
+    expected_frames = WORKFLOW_FRAMES.get(name, FRAMES)
+    assert frames.shape == (expected_frames, height, width, 3)
     assert fps == FPS
-    video_seconds = FRAMES / FPS
+    video_seconds = expected_frames / FPS
     audio_seconds = samples / rate
     assert video_seconds - 1e-3 <= audio_seconds <= video_seconds + AAC_SLACK_S, (audio_seconds, video_seconds)
     assert frames.std() > 0, "decoded video is constant"
