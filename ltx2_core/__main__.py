@@ -115,6 +115,9 @@ def _build_parser() -> argparse.ArgumentParser:
                           "LTX-2.5 predicts it from the prompt (1..20 s; needs --duration-head)")
     gen.add_argument("--duration-head", default=None,
                      help="LTX-2.5 duration head file (ltx-2.5-duration-head-*.safetensors) for --seconds auto")
+    gen.add_argument("--num-generated-keyframes", type=int, default=0, metavar="N",
+                     help="LTX-2.5: N extra single-frame keyframes generated with the clip at evenly spaced interior "
+                          "frames (sharper motion there; each costs one latent frame of tokens; stage 1 only)")
     gen.add_argument("--fps", type=float, default=24.0)
     gen.add_argument("--steps", type=int, default=None, help="default: 40 (LTX-2) / 30 (LTX-2.3, LTX-2.5); 8 if distilled")
     gen.add_argument("--seed", type=int, default=10, help="0 to 2^64 - 1")
@@ -254,6 +257,7 @@ def _run_generate(args) -> None:
     # Check everything cheap before loading tens of gigabytes.
     auto_length = _resolve_length(args)
     check_long_arguments(args, auto_length)
+    _check_generated_keyframes(args, auto_length)
     images = [_parse_image(spec) for spec in args.image]
     tiling = _parse_tiling(args.vae_tiling)
     if route_generate(args, _progress(), images, [_parse_lora(spec) for spec in args.lora]):
@@ -312,7 +316,8 @@ def _run_generate(args) -> None:
         fps=args.fps, seed=args.seed,
         steps=args.steps, guidance=guidance, images=inputs, audio=audio, audio_only=args.audio_only,
         two_stage=args.two_stage, sampler=args.sampler, callback=_progress() if writes else None,
-        batch_size=args.batch_size, reference=reference, decode_tiling=tiling, **speed, **extra,
+        batch_size=args.batch_size, reference=reference, decode_tiling=tiling,
+        generated_keyframes=args.num_generated_keyframes, **speed, **extra,
     )
     clips = clips if isinstance(clips, list) else [clips]
     if run is not None:
@@ -327,6 +332,24 @@ def _run_generate(args) -> None:
         else:
             write_video(out, clip.video, clip.fps, clip.audio, clip.sample_rate)
         print(f"Wrote {os.path.abspath(out)}")
+
+
+def _check_generated_keyframes(args, auto_length: bool) -> None:
+    """The model-free checks of --num-generated-keyframes (the model's support is checked after loading)."""
+    from .errors import InputError
+    from .pipeline.keyframe_slots import evenly_spaced_keyframes
+
+    count = args.num_generated_keyframes
+    if count == 0:
+        return
+    used = [flag for flag, on in (("--long", args.long is not None), ("--video", args.video is not None),
+                                  ("--audio-only", args.audio_only)) if on]
+    if used:
+        raise InputError(f"--num-generated-keyframes cannot be combined with {', '.join(used)}: remove one.")
+    if count < 0:
+        raise InputError(f"--num-generated-keyframes {count} is negative: give 0 (off) or more.")
+    if not auto_length:
+        evenly_spaced_keyframes(count, args.frames)
 
 
 def _resolve_length(args) -> bool:

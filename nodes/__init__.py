@@ -22,6 +22,7 @@ NODE_CLASSES = (
     conditioning.LTX2ImageConditioning,
     conditioning.LTX2VideoContinuation,
     conditioning.LTX2AudioConditioning,
+    conditioning.LTX2GeneratedKeyframes,
     video_to_audio.LTX2VideoToAudio,
     long.LTX2Extend,
     long.LTX2JoinSegments,

@@ -1,6 +1,8 @@
 """Conditioning nodes: images/keyframes, video continuation and audio (audio-to-video). All chain."""
 
+import dataclasses
 import logging
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +35,16 @@ def encode_pixels(vae: host.Network, pixels: torch.Tensor) -> torch.Tensor:
     return latent.to(host.intermediate_device(), torch.float32)
 
 
+@dataclasses.dataclass(frozen=True)
+class KeyframeSlots:
+    """Generated keyframe slots ('LTX2 Generated Keyframes') for a latent of `height` x `width` latents: applied
+    by the sampler of that size, dropped after upscaling (the official pipelines use them in stage 1 only)."""
+
+    item: Any  # ltx2_core.pipeline.keyframe_slots.GeneratedKeyframes
+    height: int
+    width: int
+
+
 def resolve_items(latent):
     """ltx2_core conditioning items for the latent's current size (pending image conditions encoded now)."""
     from ..ltx2_core.errors import InputError
@@ -41,6 +53,12 @@ def resolve_items(latent):
 
     resolved, references = [], []  # IC-LoRA reference tokens go last, as in the official pipeline
     for item in latent.items:
+        if isinstance(item, KeyframeSlots):
+            if (item.height, item.width) != tuple(latent.video.shape[3:]):
+                logging.info("LTX2: generated keyframes dropped on the upscaled latent (official: stage 1 only)")
+            else:
+                resolved.append(item.item)
+            continue
         if isinstance(item, ReferenceVideo):
             if item.latent.shape[3] * item.downscale_factor != latent.video.shape[3]:
                 logging.info("IC-LoRA reference dropped on the upscaled latent (official: stage 2 runs without it)")
@@ -168,3 +186,33 @@ class LTX2AudioConditioning(io.ComfyNode):
         if encoded.shape[0] != latent.audio.shape[0]:
             encoded = encoded[:1].expand(latent.audio.shape[0], -1, -1, -1)
         return io.NodeOutput(latent.with_audio_items(FrozenAudio(latent=encoded)))
+
+
+class LTX2GeneratedKeyframes(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LTX2GeneratedKeyframes",
+            display_name="LTX2 Generated Keyframes",
+            category=CATEGORY,
+            description="LTX-2.5: the model also generates sharp single frames at evenly spaced interior frames and "
+                        "the clip follows them (finer motion there). Each costs one latent frame of tokens; the "
+                        "clip keeps its length. Applied by the sampler of this latent's size (stage 1), dropped "
+                        "after upscaling.",
+            inputs=[
+                AVLatent.Input("latent", tooltip="Latent to sample (an LTX-2.5 model is needed)."),
+                io.Int.Input("count", default=2, min=1, max=params.MAX_FRAMES - 2,
+                             tooltip="Generated keyframes, spread evenly between the first and last frame "
+                                     "(official --num-generated-keyframes)."),
+            ],
+            outputs=[AVLatent.Output(display_name="latent")],
+        )
+
+    @classmethod
+    def execute(cls, latent, count=2):
+        from ..ltx2_core.pipeline.keyframe_slots import GeneratedKeyframes, evenly_spaced_keyframes
+
+        frames = evenly_spaced_keyframes(count, latent.frames)
+        slots = KeyframeSlots(GeneratedKeyframes(frames), *latent.video.shape[3:])
+        logging.info("LTX2 Generated Keyframes: frames %s", ", ".join(str(k) for k in frames))
+        return io.NodeOutput(latent.with_items(slots))

@@ -124,6 +124,7 @@ def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview
     """Run one denoising stage on `latent` and return the sampled latent value (on the intermediate device)."""
     from ..ltx2_core.pipeline.conditioning import apply_conditionings, initial_audio_state, initial_video_state
     from ..ltx2_core.pipeline.denoise import denoise
+    from ..ltx2_core.pipeline.keyframe_slots import GeneratedKeyframes, check_model_supports
     from ..ltx2_core.pipeline.latents import LatentShape, make_generator
 
     video, audio = latent.video, latent.audio
@@ -131,6 +132,8 @@ def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview
                         audio_frames=audio.shape[2], video_channels=video.shape[1], audio_channels=audio.shape[1],
                         audio_mel_bins=audio.shape[3])
     items = resolve_items(latent)
+    if any(isinstance(item, GeneratedKeyframes) for item in items):
+        check_model_supports(model.config)
     sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu()
     module = host.load(model, memory_required=activation_bytes(model, video, audio, len(guidance.passes)))
     device, dtype = model.device, model.dtype

@@ -14,7 +14,7 @@ Reference semantics: ltx-core `VideoConditionByLatentIndex` (in place, `ReplaceF
 """
 
 from dataclasses import dataclass, replace
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 
@@ -42,12 +42,19 @@ class StreamState:
     frozen: bool = False  # stream kept fixed: its sigma is 0 for the model
     marked_tokens: int = 0  # leading tokens (the target's first latent frame) given the LTX-2.5 keyframe marker
     attention_mask: Optional[torch.Tensor] = None  # (B, T, T) self-attention weights in [0, 1] (reference tokens)
+    marked_appended: Tuple[Tuple[int, int], ...] = ()  # [start, stop) token ranges of appended marked tokens
+
+    @property
+    def marked(self) -> bool:
+        return bool(self.marked_tokens or self.marked_appended)
 
     def keyframes_mask(self) -> torch.Tensor:
-        """(B, T) 1 for the marked leading tokens (official: the first latent frame, in every generation),
-        0 for the rest and for every appended conditioning token."""
+        """(B, T) 1 for the marked leading tokens (official: the first latent frame, in every generation) and
+        the appended generated keyframe slots, 0 for the rest and for every other appended conditioning token."""
         mask = torch.zeros(self.latent.shape[:2], dtype=torch.float32, device=self.latent.device)
         mask[:, : self.marked_tokens] = 1.0
+        for start, stop in self.marked_appended:
+            mask[:, start:stop] = 1.0
         return mask
 
     @property
@@ -55,10 +62,12 @@ class StreamState:
         return self.latent.shape[1]
 
     def appended(self, tokens: torch.Tensor, positions: torch.Tensor, strength: float,
-                 attention_mask: Optional[torch.Tensor]) -> "StreamState":
+                 attention_mask: Optional[torch.Tensor], marked: bool = False) -> "StreamState":
         """This state with `tokens` (B, M, C) appended as conditioning (clean = the tokens, denoise mask
-        1 - strength) at `positions` (B, n_axes, M, 2); `attention_mask` is the state's mask afterwards."""
+        1 - strength) at `positions` (B, n_axes, M, 2); `attention_mask` is the state's mask afterwards;
+        `marked`: the new tokens get the LTX-2.5 keyframe marker (generated keyframe slots only)."""
         mask = torch.full((tokens.shape[0], tokens.shape[1], 1), 1.0 - float(strength), device=tokens.device)
+        ranges = self.marked_appended + (((self.tokens, self.tokens + tokens.shape[1]),) if marked else ())
         return replace(
             self,
             latent=torch.cat([self.latent, tokens], dim=1),
@@ -66,6 +75,7 @@ class StreamState:
             mask=torch.cat([self.mask, mask], dim=1),
             positions=torch.cat([self.positions, positions.to(self.positions.dtype)], dim=2),
             attention_mask=attention_mask,
+            marked_appended=ranges,
         )
 
 

@@ -73,7 +73,7 @@ def _stream_input(state: Optional[StreamState], x: Optional[torch.Tensor], sigma
         context=context,
         attention_mask=state.attention_mask,
         enabled=enabled,
-        keyframes_mask=state.keyframes_mask() if state.marked_tokens else None,
+        keyframes_mask=state.keyframes_mask() if state.marked else None,
     )
 
 

@@ -38,6 +38,7 @@ from .lora import load_lora, lora_hooks
 from ..release import Release, read_release
 from .duration import predict_frames
 from .release_defaults import image_crf, stage1_sampler
+from .keyframe_slots import KeyframeRequest, keyframe_slot_items, wants_keyframes
 from .reference import ReferenceControl, reference_audio_items, reference_video_items
 from .sampler import Res2s
 from .schedules import DISTILLED_SIGMAS, as_sigmas, ltx2_sigmas
@@ -241,6 +242,7 @@ def generate(
     compile_options: Optional[CompileOptions] = None,
     reference: Optional[ReferenceControl] = None,
     audio_items: Sequence = (),
+    generated_keyframes: KeyframeRequest = 0,
 ) -> Union[Generation, List[Generation]]:
     """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
     two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
@@ -261,6 +263,8 @@ def generate(
     reference: IC-LoRA reference video and / or reference voice (`pipeline.reference`); the reference video and
     its IC-LoRA act in stage 1 only (as the official IC-LoRA pipeline), the reference voice in every stage.
     audio_items: extra audio-stream conditioning items (e.g. `extend.AudioPrefix`), applied in every stage.
+    generated_keyframes (LTX-2.5): a count of evenly spaced interior frames, or pixel frame indices, where the
+    model generates an extra single-frame keyframe with the clip (`pipeline.keyframe_slots`; stage 1 only).
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
     if frames == "auto":  # LTX-2.5: the duration head reads the positive prompt's connector outputs
@@ -272,7 +276,8 @@ def generate(
                   guidance=guidance, sigmas=sigmas, images=images, audio=audio, audio_only=audio_only,
                   two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
                   decode_tiling=decode_tiling, batch_passes=batch_passes, step_cache=step_cache,
-                  compile_options=compile_options, reference=reference, audio_items=tuple(audio_items))
+                  compile_options=compile_options, reference=reference, audio_items=tuple(audio_items),
+                  generated_keyframes=generated_keyframes)
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
     if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler in ("res_2s", "euler_ancestral")):
@@ -314,7 +319,7 @@ def _batched_context(context: Optional[TextContext], batch: int) -> Optional[Tex
 def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prompt, width, height, frames, fps,
               steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
               decode_tiling, batch_passes, step_cache, compile_options, reference,
-              audio_items=()) -> List[Generation]:
+              audio_items=(), generated_keyframes: KeyframeRequest = 0) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
     _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
     crf = image_crf(getattr(parts, "release", Release()).version)  # the model's image re-encode CRF
@@ -332,8 +337,8 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
     for given in images:
         if not isinstance(given, VideoInput):
             raise InputError("images must be VideoInput items.")
-    if audio_only and (images or audio is not None):
-        raise InputError("Audio-only generation takes only a prompt: remove image and audio inputs.")
+    if audio_only and (images or audio is not None or wants_keyframes(generated_keyframes)):
+        raise InputError("Audio-only generation takes only a prompt: remove image, audio and keyframe inputs.")
     if two_stage and not audio_only and (parts.upsampler is None or parts.video_vae is None):
         raise InputError("Two-stage generation needs the latent upsampler and the video VAE: pass both, "
                          "or generate in one stage.")
@@ -373,6 +378,7 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
 
     if not two_stage:
         items = encode_video_inputs(images, parts.video_vae, width, height)
+        items += keyframe_slot_items(generated_keyframes, shape, parts.transformer.config)
         items += reference_video_items(reference, parts.video_vae, width, height)
         with _reference_model(parts, reference) as model:
             result = run_stage(compiled(model), shape, fps, stage_one, video_items=items, callback=progress(0), **run)
@@ -383,6 +389,7 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
                                      batch=batch, video_channels=shape.video_channels, **_audio_geometry(parts)),
                         audio_frames=shape.audio_frames)
         items = encode_video_inputs(first_images, parts.video_vae, first_size.width, first_size.height)
+        items += keyframe_slot_items(generated_keyframes, small, parts.transformer.config)
         items += reference_video_items(reference, parts.video_vae, first_size.width, first_size.height)
         with _reference_model(parts, reference) as model:
             first = run_stage(compiled(model), small, first_size.fps, stage_one, video_items=items,

@@ -73,3 +73,40 @@ def test_ltx25_dev_two_stage_workflow(server, object_info, models):
     assert frames.shape == (FRAMES, 2 * HEIGHT, 2 * WIDTH, 3) and fps == FPS
     assert FRAMES / FPS - 1e-3 <= samples / rate <= FRAMES / FPS + AAC_SLACK_S
     assert len(re.findall(r"LTX2 Sampler: \d+ steps", server.log()[log_start:])) == 2
+
+
+def _with_generated_keyframes(prompt, count):
+    """The prompt with 'LTX2 Generated Keyframes' between the empty latent and the sampler it feeds."""
+    sampler = next(n for n in prompt.values() if n["class_type"] == "LTX2Sampler"
+                   and prompt[n["inputs"]["latent"][0]]["class_type"] == "LTX2EmptyAVLatent")
+    prompt["900"] = {"class_type": "LTX2GeneratedKeyframes", "inputs": {"latent": sampler["inputs"]["latent"],
+                                                                         "count": count}}
+    sampler["inputs"]["latent"] = ["900", 0]
+    return prompt
+
+
+def test_generated_keyframes_in_stage_one_then_dropped(server, object_info, models):
+    """The dev two-stage 2.5 workflow with one generated keyframe: stage 1 samples one latent frame of extra tokens
+    (at pixel frame 4 of 9), stage 2 (upscaled latent) drops them, and the mp4 keeps its frames and audio."""
+    clear_outputs(server)
+    name = "LTX-2.5 Dev Two-Stage with 2x Upscale.json"
+    prompt = _with_generated_keyframes(small_prompt(os.path.join(workflow_api.WORKFLOWS, name), object_info), 1)
+    log_start = len(server.log())
+    entry = server.run(prompt)
+    frames, fps, samples, rate = read_mp4(saved_videos(server, entry)[0])
+    assert frames.shape == (FRAMES, 2 * HEIGHT, 2 * WIDTH, 3)
+    assert FRAMES / FPS - 1e-3 <= samples / rate <= FRAMES / FPS + AAC_SLACK_S
+    log = server.log()[log_start:]
+    assert "LTX2 Generated Keyframes: frames 4" in log
+    tokens = [int(t) for t in re.findall(r"LTX2 Sampler: \d+ steps, (\d+) video", log)]
+    per_frame = (HEIGHT // 32) * (WIDTH // 32)  # stage 1 runs at the small size
+    assert tokens == [2 * per_frame + per_frame, 2 * 4 * per_frame], tokens  # + 1 slot; stage 2 without it
+    assert "generated keyframes dropped on the upscaled latent" in log
+
+
+def test_generated_keyframes_refused_on_an_ltx2_model(server, object_info, models):
+    path = os.path.join(workflow_api.WORKFLOWS, "LTX2 Text to Video with Audio.json")
+    entry = server.wait(server.queue(_with_generated_keyframes(small_prompt(path, object_info), 1)))
+    assert entry["status"]["status_str"] == "error"
+    messages = {m[0]: m[1] for m in entry["status"]["messages"]}
+    assert "need an LTX-2.5 transformer" in messages["execution_error"]["exception_message"]

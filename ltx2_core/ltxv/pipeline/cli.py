@@ -12,7 +12,7 @@ LTX2_ONLY = (("audio", "--audio"), ("audio_only", "--audio-only"), ("audio_vae",
              ("distilled_lora", "--distilled-lora"), ("audio_cfg", "--audio-cfg"), ("ic_lora", "--ic-lora"),
              ("reference_video", "--reference-video"), ("reference_mask", "--reference-mask"),
              ("reference_audio", "--reference-audio"), ("duration_head", "--duration-head"), ("video", "--video"),
-             ("long", "--long"))
+             ("long", "--long"), ("num_generated_keyframes", "--num-generated-keyframes"))
 LTXV_ONLY = (("decode_timestep", "--decode-timestep"), ("decode_noise_scale", "--decode-noise-scale"))
 
 
