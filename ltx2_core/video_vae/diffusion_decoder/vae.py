@@ -26,12 +26,16 @@ CONV_CLASS_NAME = "CausalVideoAutoencoder"
 
 @dataclass(frozen=True)
 class DiffusionVAEConfig:
-    """Encoder (the conv VAE's, `decoder_blocks` empty) + diffusion decoder."""
+    """Encoder (the conv VAE's; its decoder-side fields are reset, they describe nothing here) + diffusion
+    decoder."""
 
     encoder: VideoVAEConfig
     decoder: DiffusionDecoderConfig
 
     def __post_init__(self) -> None:
+        neutral = dict(decoder_blocks=(), decoder_padding="reflect", causal_decoder=False,
+                       timestep_conditioning=False, decoder_base_channels=128)
+        object.__setattr__(self, "encoder", self.encoder.with_(**neutral))
         e, d = self.encoder, self.decoder
         if e.latent_channels != d.in_channels:
             raise CheckpointError(f"Diffusion VAE config: the encoder makes {e.latent_channels} latent channels, "
@@ -66,7 +70,7 @@ class DiffusionVAEConfig:
             "encoder_blocks": encoder.get("blocks", encoder.get("encoder_blocks")),
         }
         enc = VideoVAEConfig.from_metadata(_with_decoder_placeholder(flat))
-        return cls(encoder=enc.with_(decoder_blocks=()), decoder=DiffusionDecoderConfig.from_metadata(vae))
+        return cls(encoder=enc, decoder=DiffusionDecoderConfig.from_metadata(vae))
 
     def to_metadata(self) -> dict:
         """The `config` metadata section `{"vae": {...}}` of an official-layout file."""
@@ -84,8 +88,7 @@ class DiffusionVAEConfig:
 
     @classmethod
     def tiny(cls, encoder: VideoVAEConfig) -> "DiffusionVAEConfig":
-        return cls(encoder=encoder.with_(decoder_blocks=()),
-                   decoder=DiffusionDecoderConfig.tiny(encoder.latent_channels))
+        return cls(encoder=encoder, decoder=DiffusionDecoderConfig.tiny(encoder.latent_channels))
 
 
 def _with_decoder_placeholder(flat: dict) -> dict:
