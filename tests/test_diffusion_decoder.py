@@ -275,3 +275,27 @@ def test_decoder_kind_requests(tmp_path):
         load_video_vae(path, decoder="diffusion")
     assert "\n" not in str(err.value)
     assert isinstance(load_video_vae(path), VideoVAE)
+
+
+@pytest.mark.parametrize("dtype,tol", [("fp32", 1e-5), ("fp64", 1e-10), ("layout", None)])
+def test_parity_official_head(dtype, tol):
+    """Against ltx-core HEAD's own `DiffusionVideoDecoder` (eager NA fallback, its padding and soft ghost crop),
+    when `LTX2_LTX_CORE_HEAD` names its `packages/ltx-core/src` folder (it is not on PyPI)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = os.environ.get("LTX2_LTX_CORE_HEAD")
+    if not src:
+        pytest.skip("set LTX2_LTX_CORE_HEAD to ltx-core HEAD's packages/ltx-core/src to compare with it")
+    here = Path(__file__).parent
+    run = subprocess.run([sys.executable, str(here / "_diffusion_decoder_official.py"), src, dtype],
+                         capture_output=True, text=True, cwd=str(here),
+                         env={**os.environ, "PYTHONPATH": f"{here.parent}{os.pathsep}{here}"})
+    assert run.returncode == 0, run.stderr[-2000:]
+    if dtype == "layout":  # 309 decoder tensors + 2 statistics (the file layout), 417,133,616 parameters
+        assert run.stdout.split() == ["layout", "309", "2", "417133616"], run.stdout
+        return
+    errors = [float(line.rsplit(" ", 1)[1]) for line in run.stdout.strip().splitlines()]
+    assert len(errors) == 3 and max(errors) <= tol, run.stdout
