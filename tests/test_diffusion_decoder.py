@@ -255,7 +255,8 @@ def test_gates_fold_into_linears(tmp_path):
     for i in range(TINY.stage_depths[4]):
         block, ref = loaded.decoder.diff_blocks[i], vae.decoder.diff_blocks[i]
         for got, want in ((block.attn.proj, ref.attn.proj), (block.context_proj, ref.context_proj)):
-            assert torch.allclose(got.weight, gate[:, None] * want.weight) and torch.allclose(got.bias, gate * want.bias)
+            assert torch.allclose(got.weight, gate[:, None] * want.weight)
+            assert torch.allclose(got.bias, gate * want.bias)
         assert torch.allclose(block.mlp.w_down.weight, gate[:, None] * ref.mlp.w_down.weight)
     assert not any(".gate_" in k or "coarse" in k for k in loaded.state_dict())
 
@@ -274,7 +275,8 @@ def test_decoder_kind_requests(tmp_path):
     with pytest.raises(CheckpointError, match="has the convolutional video decoder") as err:
         load_video_vae(path, decoder="diffusion")
     assert "\n" not in str(err.value)
-    assert isinstance(load_video_vae(path), VideoVAE)
+    conv_loaded = load_video_vae(path)  # a conv file (the 2.5 conv variant too): width read from the metadata
+    assert isinstance(conv_loaded, VideoVAE) and conv_loaded.config.decoder_base_channels == 4
 
 
 @pytest.mark.parametrize("dtype,tol", [("fp32", 1e-5), ("fp64", 1e-10), ("layout", None)])
