@@ -11,6 +11,8 @@ from ..checkpoint_source import open_checkpoint
 from ..errors import CheckpointError
 from .config import VideoVAEConfig
 from .keys import TIMESTEP_CONDITIONING_KEY, components_present, detect_preset, find_prefix, select
+from .diffusion_decoder.loader import build_diffusion_vae, check_decoder_request, decoder_kind
+from .diffusion_decoder.vae import DiffusionVAEConfig
 from .model import VideoVAE
 
 Source = Union[str, os.PathLike, Mapping[str, torch.Tensor]]
@@ -63,7 +65,8 @@ def load_video_vae(
     device: Union[str, torch.device] = "cpu",
     config: Union[None, VideoVAEConfig, Mapping[str, Any]] = None,
     components: Optional[Sequence[str]] = None,
-) -> VideoVAE:
+    decoder: str = "auto",
+):
     """Load a `VideoVAE` from a safetensors path or a state dict.
 
     Keys may carry the `vae.` prefix (single-file checkpoints, some ComfyUI VAE files) or not (ComfyUI
@@ -71,6 +74,8 @@ def load_video_vae(
     else the file's `config` metadata (`vae` section), else the key shapes (LTX-2 / LTX-2.3 layouts).
     `components` ('encoder', 'decoder') defaults to whatever the file holds. `dtype` casts the weights
     (default: as stored); the latent statistics are kept in float32.
+    An LTX-2.5 `CausalDiffusionVAE` file (metadata `_class_name`, or `decoder.diff_blocks.*` keys) gives a
+    `DiffusionVideoVAE`; `decoder` ('auto', 'conv', 'diffusion') refuses the other kind in one line.
     """
     metadata = None
     if isinstance(source, (str, os.PathLike)):
@@ -92,6 +97,14 @@ def load_video_vae(
     names = select(all_shapes, prefix)
     shapes = {name: all_shapes[key] for name, key in names.items()}
     wanted = wanted_components(components_present(shapes), components, what, "video VAE")
+    kind = decoder_kind(metadata, shapes)
+    check_decoder_request(decoder, kind, what)
+    if kind == "diffusion":
+        return build_diffusion_vae(
+            names, shapes, metadata, wanted,
+            lambda selected: component_state(selected, wanted, source, checkpoint, dtype, device),
+            operations=operations, dtype=dtype, device=device,
+            config=config if isinstance(config, DiffusionVAEConfig) else None)
     cfg = _resolve_config(config, metadata, shapes)
     state = component_state(names, wanted, source, checkpoint, dtype, device)
     model = VideoVAE(cfg, operations=operations, device="meta", dtype=dtype, components=wanted)
