@@ -5,6 +5,7 @@ import logging
 import torch
 from comfy_api.latest import io
 
+from ..ltx2_core.validation import SEED_LIMIT
 from . import family, host
 from .types import AudioVAE, AVLatent, VideoVAE
 
@@ -16,6 +17,13 @@ DECODE_NOISE_SCALE = 0.025
 def has_denoising_decoder(vae: host.Network) -> bool:
     """Whether the VAE's decoder is timestep-conditioned (LTX-Video 0.9.1+)."""
     return vae.family == family.LTXV and bool(getattr(vae.config, "timestep_conditioning", False))
+
+
+def has_diffusion_decoder(vae: host.Network) -> bool:
+    """Whether the VAE decodes with the LTX-2.5 diffusion decoder (seeded pixel noise)."""
+    from ..ltx2_core.video_vae.diffusion_decoder.vae import DiffusionVAEConfig
+
+    return isinstance(vae.config, DiffusionVAEConfig)
 
 
 def decode_video(vae: host.Network, latent, tiled: bool, tile_size: int, tile_overlap: int,
@@ -90,19 +98,26 @@ class LTX2VideoDecode(io.ComfyNode):
                 io.Float.Input("decode_noise_scale", default=DECODE_NOISE_SCALE, min=0.0, max=1.0, step=0.005,
                                tooltip="Denoising decoder: how much noise is mixed into the latent before decoding "
                                        "(official default 0.025). Ignored by VAEs without one."),
+                io.Int.Input("seed", default=0, min=0, max=SEED_LIMIT - 1, optional=True,
+                             tooltip="LTX-2.5 diffusion VAE: seed of the pixel noise its one-step decoder starts from "
+                                     "(same seed, same frames). Ignored by the other VAEs."),
             ],
             outputs=[io.Image.Output(display_name="images"), io.Float.Output(display_name="fps")],
         )
 
     @classmethod
     def execute(cls, video_vae, latent, tiled=True, tile_size=512, tile_overlap=64, chunk_frames=64, chunk_overlap=24,
-                decode_timestep=DECODE_TIMESTEP, decode_noise_scale=DECODE_NOISE_SCALE):
+                decode_timestep=DECODE_TIMESTEP, decode_noise_scale=DECODE_NOISE_SCALE, seed=0):
         kind = family.same_family({"video_vae": video_vae, "latent": latent}, "LTX2 Video Decode")
+        note = ""
+        if has_denoising_decoder(video_vae):
+            note = f", denoising decode at timestep {decode_timestep}, noise {decode_noise_scale}"
+        elif has_diffusion_decoder(video_vae):
+            note = f", LTX-2.5 diffusion decoder, seed {seed}"
         logging.info("LTX2 Video Decode: %s VAE%s", family.NAMES[kind if kind != family.ANY else video_vae.family],
-                     f", denoising decode at timestep {decode_timestep}, noise {decode_noise_scale}"
-                     if has_denoising_decoder(video_vae) else "")
+                     note)
         images = decode_video(video_vae, latent, tiled, tile_size, tile_overlap, chunk_frames, chunk_overlap,
-                              decode_timestep=decode_timestep, decode_noise_scale=decode_noise_scale)
+                              seed=seed, decode_timestep=decode_timestep, decode_noise_scale=decode_noise_scale)
         return io.NodeOutput(images, float(latent.fps))
 
 

@@ -1,13 +1,14 @@
 """Tiny random LTX-2.5 files in the official per-component layout, under the official file names, for the ComfyUI
 integration tests. Latents have the released widths (video 128, audio 8 x 16), so the shared nodes fit them; the
-VAE files are the LTX-2 synthetic ones copied (2.5's audio files load through the 2.3 code; our 2.5 video VAE is the
-conv-decoder variant).
+VAE files are the LTX-2 synthetic ones copied (2.5's audio files load through the 2.3 code); the diffusion-decoder VAE
+keeps the conv VAE's encoder.
 
   diffusion_models/ltx-2.5-22b-distilled-transformer-bf16.safetensors  DiT (no video FFN bias, keyframe marker) +
                                                                         both connectors, model_version 2.5.0
   text_encoders/gemma4-12b-with-proj-ltx-2.5-bf16.safetensors           6-layer Gemma 4 + text projection +
                                                                         tokenizer_json + gemma_config
-  vae/ltx-2.5-video-vae-conv-bf16.safetensors, vae/ltx-2.5-audio-vae-bf16.safetensors
+  vae/ltx-2.5-video-vae-conv-bf16.safetensors, vae/ltx-2.5-audio-vae-bf16.safetensors,
+  vae/ltx-2.5-video-vae-bf16.safetensors (the diffusion-decoder VAE: the conv encoder + a tiny diffusion decoder)
   model_patches/ltx-2.5-duration-head-bf16.safetensors                  duration head (predicts about 1.3 s)
   diffusion_models/ltx-2.5-22b-dev-transformer-bf16.safetensors        the same file (dev and distilled headers
                                                                         are identical; the weights differ)
@@ -27,6 +28,7 @@ FILES = {
     "ltx25_transformer": ("diffusion_models", "ltx-2.5-22b-distilled-transformer-bf16.safetensors"),
     "ltx25_gemma4": ("text_encoders", "gemma4-12b-with-proj-ltx-2.5-bf16.safetensors"),
     "ltx25_video_vae": ("vae", "ltx-2.5-video-vae-conv-bf16.safetensors"),
+    "ltx25_diffusion_vae": ("vae", "ltx-2.5-video-vae-bf16.safetensors"),
     "ltx25_audio_vae": ("vae", "ltx-2.5-audio-vae-bf16.safetensors"),
     "ltx25_duration_head": ("model_patches", "ltx-2.5-duration-head-bf16.safetensors"),
     "ltx25_dev": ("diffusion_models", "ltx-2.5-22b-dev-transformer-bf16.safetensors"),
@@ -78,6 +80,7 @@ def write_ltx25_models(models_dir, ltx2_files, seed=25):
     shutil.copyfile(path["ltx25_transformer"], path["ltx25_dev"])
     for role in ("video_vae", "audio_vae", "upscaler", "lora"):
         shutil.copyfile(ltx2_files[role], path[f"ltx25_{role}"])
+    write_diffusion_vae(ltx2_files["video_vae"], path["ltx25_diffusion_vae"], g)
     dims = TransformerConfig.from_metadata(config)
     head = randomize(DurationHead(DurationHeadConfig(video_dim=dims.dim, audio_dim=dims.audio_dim, hidden=16, heads=4,
                                                      mlp_hidden=8)), g)
@@ -87,3 +90,22 @@ def write_ltx25_models(models_dir, ltx2_files, seed=25):
     save_file(prefixed(float_state(head), "duration_head."), path["ltx25_duration_head"],
               metadata={"config": json.dumps(head.config.to_metadata()), **release})
     return path
+
+
+def write_diffusion_vae(conv_path, out_path, generator):
+    """The LTX-2.5 diffusion VAE layout: the conv VAE's encoder and statistics + a tiny random diffusion decoder."""
+    from synthetic_weights import randomize
+
+    from ltx2_core.video_vae import load_video_vae
+    from ltx2_core.video_vae.diffusion_decoder import DiffusionDecoderConfig
+    from ltx2_core.video_vae.diffusion_decoder.vae import DiffusionVAEConfig, DiffusionVideoVAE
+
+    conv = load_video_vae(conv_path, dtype=torch.float32)
+    decoder = DiffusionDecoderConfig.tiny(conv.config.latent_channels).with_(
+        stage_kernels=((3, 1, 1), (3, 1, 1), (3, 3, 3), (3, 3, 3)))
+    vae = DiffusionVideoVAE(DiffusionVAEConfig(conv.config, decoder))
+    randomize(vae.decoder, generator)
+    vae.encoder.load_state_dict(conv.encoder.state_dict())
+    vae.per_channel_statistics.load_state_dict(conv.per_channel_statistics.state_dict())
+    state = {k: v.detach().contiguous() for k, v in vae.state_dict().items()}
+    save_file(state, out_path, metadata={"config": json.dumps(vae.config.to_metadata()), "model_version": "2.5.0"})

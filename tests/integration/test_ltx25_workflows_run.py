@@ -110,3 +110,27 @@ def test_generated_keyframes_refused_on_an_ltx2_model(server, object_info, model
     assert entry["status"]["status_str"] == "error"
     messages = {m[0]: m[1] for m in entry["status"]["messages"]}
     assert "need an LTX-2.5 transformer" in messages["execution_error"]["exception_message"]
+
+
+def test_diffusion_vae_decodes_seeded(server, object_info, models):
+    """The distilled image-to-video workflow with the 2.5 diffusion-decoder VAE: the loader builds it from the file,
+    the decode node runs it with its seed (another seed, other frames; same-seed reproducibility is a core test) and
+    the mp4 has the latent's frames."""
+    from run_helpers import lossless_outputs, with_lossless_saves
+
+    name = "LTX-2.5 Distilled Image to Video with Audio.json"
+    diffusion_vae = os.path.basename(models["ltx25_diffusion_vae"])
+    frames = {}
+    clear_outputs(server)
+    for run, seed in enumerate((5, 6)):
+        prompt = small_prompt(os.path.join(workflow_api.WORKFLOWS, name), object_info,
+                              overrides={("LTX2VideoVAELoader", "vae_name"): diffusion_vae,
+                                         ("LTX2VideoDecode", "seed"): seed})
+        log_start = len(server.log())
+        entry = server.run(with_lossless_saves(prompt))
+        if run == 0:  # the second run's SaveVideo may come from ComfyUI's cache
+            video, _ = read_mp4(saved_videos(server, entry)[0])[:2]
+            assert video.shape == (FRAMES, HEIGHT, WIDTH, 3)
+        frames[run] = lossless_outputs(server, entry)[0]
+        assert f"LTX-2.5 diffusion decoder, seed {seed}" in server.log()[log_start:]
+    assert frames[0].shape == frames[1].shape and not (frames[0] == frames[1]).all()
