@@ -241,6 +241,7 @@ def generate(
     compile_options: Optional[CompileOptions] = None,
     reference: Optional[ReferenceControl] = None,
     audio_items: Sequence = (),
+    context_windows: Any = None,
 ) -> Union[Generation, List[Generation]]:
     """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
     two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
@@ -261,6 +262,8 @@ def generate(
     reference: IC-LoRA reference video and / or reference voice (`pipeline.reference`); the reference video and
     its IC-LoRA act in stage 1 only (as the official IC-LoRA pipeline), the reference voice in every stage.
     audio_items: extra audio-stream conditioning items (e.g. `extend.AudioPrefix`), applied in every stage.
+    context_windows: `context_windows.ContextWindows(window_frames, overlap_frames)`: denoise in overlapping
+    temporal windows on both streams (one stage, audio+video, frame-0 conditioning only).
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
     if frames == "auto":  # LTX-2.5: the duration head reads the positive prompt's connector outputs
@@ -272,7 +275,8 @@ def generate(
                   guidance=guidance, sigmas=sigmas, images=images, audio=audio, audio_only=audio_only,
                   two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
                   decode_tiling=decode_tiling, batch_passes=batch_passes, step_cache=step_cache,
-                  compile_options=compile_options, reference=reference, audio_items=tuple(audio_items))
+                  compile_options=compile_options, reference=reference, audio_items=tuple(audio_items),
+                  context_windows=context_windows)
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
     if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler in ("res_2s", "euler_ancestral")):
@@ -314,7 +318,7 @@ def _batched_context(context: Optional[TextContext], batch: int) -> Optional[Tex
 def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prompt, width, height, frames, fps,
               steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
               decode_tiling, batch_passes, step_cache, compile_options, reference,
-              audio_items=()) -> List[Generation]:
+              audio_items=(), context_windows=None) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
     _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
     crf = image_crf(getattr(parts, "release", Release()).version)  # the model's image re-encode CRF
@@ -371,6 +375,10 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
             return None
         return lambda step, _total, v, a: callback(offset + step, total, v, a)
 
+    if context_windows is not None:
+        if two_stage or audio_only or audio is not None:
+            raise InputError("Context windows denoise one audio+video stage: remove two_stage / audio_only / audio.")
+        run["predictor"] = context_windows.predictor(shape, frames, fps)
     if not two_stage:
         items = encode_video_inputs(images, parts.video_vae, width, height)
         items += reference_video_items(reference, parts.video_vae, width, height)
