@@ -74,3 +74,25 @@ def test_cli_refuses_bad_windows_with_exit_2(flags, words, tmp_path):
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.strip().splitlines() if line]
     assert len(lines) == 1 and re.search(words, lines[0]), out.stderr
+
+
+def test_sixty_second_clip_through_the_cli_is_in_sync(tmp_path, capsys):
+    """`generate --long windows --seconds 60` on the tiny model's files: one 1441-frame denoise in 4 windows of
+    481 frames; the mp4 holds exactly 60.04 s x 24 kHz audio samples and both tracks end together."""
+    from _av_checks import check_av_mp4
+
+    from ltx2_core.__main__ import main
+    from ltx2_core.pipeline.demo import save_demo_checkpoint
+
+    paths = save_demo_checkpoint(demo_components(), str(tmp_path / "models"))
+    out = str(tmp_path / "long.mp4")
+    args = ["generate", "--checkpoint", paths["checkpoint"], "--text-encoder", paths["text_encoder"],
+            "--prompt", "a fox", "--out", out, "--width", "32", "--height", "32", "--seconds", "60",
+            "--long", "windows", "--window-frames", "481", "--overlap-frames", "9", "--steps", "1",
+            "--video-cfg", "1", "--audio-cfg", "1", "--dtype", "float32", "--device", "cpu"]
+    assert main(args) == 0
+    assert "Wrote" in capsys.readouterr().out
+    measured = check_av_mp4(out, 1441, 24.0, sample_rate=24000)
+    assert measured["audio_samples"] == round(1441 / 24.0 * 24000)
+    assert abs(measured["audio_track_s"] - measured["video_track_s"]) < 1 / 24.0
+    assert len(plan_windows(1441, 24.0, 481, 9).windows) == 4
