@@ -96,3 +96,20 @@ def test_sixty_second_clip_through_the_cli_is_in_sync(tmp_path, capsys):
     assert measured["audio_samples"] == round(1441 / 24.0 * 24000)
     assert abs(measured["audio_track_s"] - measured["video_track_s"]) < 1 / 24.0
     assert len(plan_windows(1441, 24.0, 481, 9).windows) == 4
+
+
+def test_image_at_frame_zero_lands_in_the_first_window_and_keyframes_are_refused():
+    from ltx2_core.pipeline.two_stage import VideoInput
+
+    parts = demo_components(encoders=True)
+    image = torch.rand(3, 1, 32, 32) * 2 - 1
+    small = dict(width=32, height=32, frames=81, fps=24.0, seed=3, steps=2, guidance=NO_GUIDANCE)
+    plain = generate(parts, "a fox", images=[VideoInput(image, crf=0)], **small)
+    windowed = generate(parts, "a fox", images=[VideoInput(image, crf=0)], context_windows=ContextWindows(33, 9),
+                        **small)
+    assert torch.equal(windowed.video_latent[:, :, 0], plain.video_latent[:, :, 0])  # pinned to the same clean frame
+    assert not torch.equal(windowed.video_latent[:, :, 1:], plain.video_latent[:, :, 1:])
+    with pytest.raises(InputError, match="Context windows cannot take appended conditioning") as info:
+        generate(parts, "a fox", images=[VideoInput(image, frame_index=40, crf=0)],
+                 context_windows=ContextWindows(33, 9), **small)
+    assert "\n" not in str(info.value)
