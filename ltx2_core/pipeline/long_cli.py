@@ -5,6 +5,9 @@
 
 --prompt is the first segment's prompt, each --segment-prompt the next one's (the last repeats). The clip is
 decoded and written segment by segment into one file (`stream_writer`): memory does not grow with its length.
+
+`--long windows` instead denoises the whole latent once, in overlapping temporal windows on both streams
+(`pipeline.context_windows`), with one prompt; the clip is decoded whole and written at the end.
 """
 
 import argparse
