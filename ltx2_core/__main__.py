@@ -308,7 +308,9 @@ def _run_generate(args) -> None:
             run.close()
         return
     if args.long is not None:
-        out = run_long(args, parts, _progress(), guidance=guidance, sampler=args.sampler, **speed, **extra)
+        windowed = {"images": inputs} if args.long == "windows" else {}  # frame-0 conditioning lands in window 0
+        out = run_long(args, parts, _progress(), guidance=guidance, sampler=args.sampler, **windowed, **speed,
+                       **extra)
         print(f"Wrote {os.path.abspath(out)}")
         return
     clips = generate(

@@ -120,8 +120,9 @@ def activation_bytes(model, video, audio, passes: int) -> int:
     return int(per_pass * params.ACTIVATION_FACTOR * video.shape[0] * passes)
 
 
-def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview=True):
-    """Run one denoising stage on `latent` and return the sampled latent value (on the intermediate device)."""
+def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview=True, windows=None):
+    """Run one denoising stage on `latent` and return the sampled latent value (on the intermediate device).
+    windows: a `context_windows.ContextWindows` to denoise in overlapping temporal windows (None: whole clip)."""
     from ..ltx2_core.pipeline.conditioning import apply_conditionings, initial_audio_state, initial_video_state
     from ..ltx2_core.pipeline.denoise import denoise
     from ..ltx2_core.pipeline.keyframe_slots import GeneratedKeyframes, check_model_supports
@@ -163,9 +164,12 @@ def sample(model, conditioning, guidance, sigmas, latent, seed, sampler, preview
 
         sampler = EulerAncestral(seed=int(seed) + ANCESTRAL_SEED_OFFSET)
     compiled, step_cache = speed.model_speed(model)
+    predictor = None
+    if windows is not None:  # pixel frames of the latent: 8 (F - 1) + 1
+        predictor = windows.predictor(shape, 8 * (shape.frames - 1) + 1, latent.fps)
     result = denoise(compiled or module, shape, video_state, audio_state, sigmas, positive, negative, guidance,
                      noise=noise, noise_scale=float(sigmas[0]), sampler=sampler, callback=callback,
-                     step_cache=step_cache)
+                     step_cache=step_cache, predictor=predictor)
     if step_cache is not None:
         logging.info("LTX2 Sampler: step cache skipped %d of %d model calls", step_cache.skipped, step_cache.calls)
     out = host.intermediate_device()
@@ -209,18 +213,33 @@ class LTX2Sampler(io.ComfyNode):
                                        "steps), 'res_2s' (official second-order sampler, two model calls per step), "
                                        "'euler_ancestral' (LTX-2.5 distilled stage 1; stage 2 stays 'euler')."),
                 io.Boolean.Input("preview", default=True, tooltip="Send a latent preview of the middle frame each step."),
+                io.Int.Input("context_window_frames", default=0, min=0, max=100001, optional=True,
+                             tooltip="LTX-2 only. 0 = off. Otherwise denoise in overlapping temporal windows of this "
+                                     "many pixel frames (8k+1, e.g. 121 = the trained length), video and the audio "
+                                     "of the same time span together, blended in the overlaps: for clips longer "
+                                     "than the model's window. Frame-0 image conditioning only."),
+                io.Int.Input("context_overlap_frames", default=25, min=1, max=100001, optional=True,
+                             tooltip="Pixel frames neighbouring windows share (8k+1, shorter than a window); "
+                                     "used when context_window_frames > 0."),
             ],
             outputs=[AVLatent.Output(display_name="latent")],
         )
 
     @classmethod
-    def execute(cls, model, conditioning, guider, sigmas, latent, seed, sampler="euler", preview=True):
+    def execute(cls, model, conditioning, guider, sigmas, latent, seed, sampler="euler", preview=True,
+                context_window_frames=0, context_overlap_frames=25):
+        from ..ltx2_core.pipeline.context_windows import ContextWindows
         from ..ltx2_core.validation import check_seed
 
         check_seed(seed)
         if model.family == family.LTXV:
+            if context_window_frames:
+                from ..ltx2_core.errors import InputError
+
+                raise InputError("context_window_frames works with LTX-2 models only: set it to 0 for LTX-Video.")
             from .ltxv_sampling import sample_ltxv
 
             return io.NodeOutput(sample_ltxv(model, conditioning, guider, sigmas, latent, seed, sampler, preview))
         check_ltx2_inputs(conditioning, latent)
-        return io.NodeOutput(sample(model, conditioning, guider, sigmas, latent, seed, sampler, preview))
+        windows = ContextWindows(context_window_frames, context_overlap_frames) if context_window_frames else None
+        return io.NodeOutput(sample(model, conditioning, guider, sigmas, latent, seed, sampler, preview, windows))

@@ -293,6 +293,7 @@ def denoise(
     callback: Optional[Callback] = None,
     batch_passes: bool = True,
     step_cache: Optional[StepCache] = None,
+    predictor: Optional[Callable] = None,
 ) -> DenoiseResult:
     """Denoise conditioned `video` and `audio` states along `sigmas` (one stage).
 
@@ -306,6 +307,8 @@ def denoise(
     generator's seed + ANCESTRAL_SEED_OFFSET, as the official pipeline does).
     step_cache: opt-in first-block step cache (`transformer.step_cache.StepCache`), empty when the stage starts
     and emptied when it ends (its residuals are not kept past the stage).
+    predictor: a factory taking _Predictor's arguments (model, video, audio, positive, negative, guidance,
+    batch_passes, step_cache) and returning a drop-in predictor (`context_windows.ContextWindows.predictor`).
     """
     sigmas = torch.as_tensor(sigmas, dtype=torch.float32).cpu()
     if sigmas.ndim != 1 or sigmas.numel() < 2:
@@ -328,7 +331,7 @@ def denoise(
             for s in states
         )
     xs = [None if s is None else noise_state(s, n.to(s.latent.device), noise_scale) for s, n in zip(states, noise)]
-    predict = _Predictor(model, video, audio, positive, negative, guidance, batch_passes, step_cache)
+    predict = (predictor or _Predictor)(model, video, audio, positive, negative, guidance, batch_passes, step_cache)
     total = sigmas.numel() - 1
     with torch.no_grad(), _fresh(step_cache):
         if isinstance(sampler, Res2s) or sampler == "res_2s":

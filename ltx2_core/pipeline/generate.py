@@ -243,6 +243,7 @@ def generate(
     reference: Optional[ReferenceControl] = None,
     audio_items: Sequence = (),
     generated_keyframes: KeyframeRequest = 0,
+    context_windows: Any = None,
 ) -> Union[Generation, List[Generation]]:
     """Generate a clip (see the module docstring). width x height x frames is the OUTPUT size; with
     two_stage, stage 1 runs at the size the loaded upsampler takes to it (`two_stage.stage1_geometry`):
@@ -265,6 +266,8 @@ def generate(
     audio_items: extra audio-stream conditioning items (e.g. `extend.AudioPrefix`), applied in every stage.
     generated_keyframes (LTX-2.5): a count of evenly spaced interior frames, or pixel frame indices, where the
     model generates an extra single-frame keyframe with the clip (`pipeline.keyframe_slots`; stage 1 only).
+    context_windows: `context_windows.ContextWindows(window_frames, overlap_frames)`: denoise in overlapping
+    temporal windows on both streams (one stage, audio+video, frame-0 conditioning only).
     """
     item_seeds = _item_seeds(seed, batch_size, seeds)
     if frames == "auto":  # LTX-2.5: the duration head reads the positive prompt's connector outputs
@@ -277,7 +280,7 @@ def generate(
                   two_stage=two_stage, sampler=sampler, contexts=contexts, callback=callback,
                   decode_tiling=decode_tiling, batch_passes=batch_passes, step_cache=step_cache,
                   compile_options=compile_options, reference=reference, audio_items=tuple(audio_items),
-                  generated_keyframes=generated_keyframes)
+                  generated_keyframes=generated_keyframes, context_windows=context_windows)
     if seeds is None and batch_size == 1:
         return _generate(parts, prompt, item_seeds, **kwargs)[0]
     if len(item_seeds) > 1 and (isinstance(sampler, Res2s) or sampler in ("res_2s", "euler_ancestral")):
@@ -319,7 +322,8 @@ def _batched_context(context: Optional[TextContext], batch: int) -> Optional[Tex
 def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prompt, width, height, frames, fps,
               steps, guidance, sigmas, images, audio, audio_only, two_stage, sampler, contexts, callback,
               decode_tiling, batch_passes, step_cache, compile_options, reference,
-              audio_items=(), generated_keyframes: KeyframeRequest = 0) -> List[Generation]:
+              audio_items=(), generated_keyframes: KeyframeRequest = 0,
+              context_windows=None) -> List[Generation]:
     """One denoising run for len(seeds) clips; one Generation per seed."""
     _check_arguments(seeds, frames, fps, steps, guidance, images, audio)
     crf = image_crf(getattr(parts, "release", Release()).version)  # the model's image re-encode CRF
@@ -376,6 +380,10 @@ def _generate(parts: Components, prompt: str, seeds: List[int], *, negative_prom
             return None
         return lambda step, _total, v, a: callback(offset + step, total, v, a)
 
+    if context_windows is not None:
+        if two_stage or audio_only or audio is not None:
+            raise InputError("Context windows denoise one audio+video stage: remove two_stage / audio_only / audio.")
+        run["predictor"] = context_windows.predictor(shape, frames, fps)
     if not two_stage:
         items = encode_video_inputs(images, parts.video_vae, width, height)
         items += keyframe_slot_items(generated_keyframes, shape, parts.transformer.config)

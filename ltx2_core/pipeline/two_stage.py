@@ -157,6 +157,7 @@ def run_stage(
     callback: Optional[Callback] = None,
     batch_passes: bool = True,
     step_cache=None,
+    predictor=None,
 ) -> DenoiseResult:
     """Build the conditioned states of one stage and denoise them.
 
@@ -188,7 +189,7 @@ def run_stage(
         generator = None
     return denoise(model, shape, video, audio, stage.sigmas, positive, negative, stage.guidance, noise=noise,
                    generator=generator, noise_scale=stage.noise_scale, sampler=stage.sampler, callback=callback,
-                   batch_passes=batch_passes, step_cache=step_cache)
+                   batch_passes=batch_passes, step_cache=step_cache, predictor=predictor)
 
 
 def stage2(sampler: str = "euler") -> Stage:
