@@ -22,6 +22,7 @@ def test_demo25_is_an_ltx25_model_with_gemma4_and_duration_head():
     assert config.keyframe_marker and not config.ff_bias and config.version == "2.5"
     assert type(parts.text_encoder.gemma).__name__ == "Gemma4TextModel"
     assert parts.duration_head is not None and parts.release.is_ltx25
+    assert parts.video_vae.decoder_kind == "diffusion"  # the 2.5 VAE: conv encoder + diffusion decoder
     gemma = parts.text_encoder.gemma.config
     assert Gemma4Config.from_hf_dict(gemma4_hf_config(gemma)) == gemma  # the written config reads back equal
     stage = default_stage1(parts, None, None, None, "euler")
@@ -56,6 +57,7 @@ def test_exported_files_load_back_equal(exported):
     loaded = load_components(paths["checkpoint"], text_encoder=paths["text_encoder"], video_vae=paths["video_vae"],
                              audio_vae=paths["audio_vae"], duration_head=paths["duration_head"], dtype=torch.float32)
     assert isinstance(loaded, Components) and loaded.release.is_ltx25
+    assert loaded.video_vae.decoder_kind == "diffusion"
     for name in ("transformer", "video_vae", "audio_vae", "vocoder", "duration_head"):
         ours, theirs = getattr(parts, name).state_dict(), getattr(loaded, name).state_dict()
         assert set(ours) == set(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours), name

@@ -179,7 +179,7 @@ def _safetensors_bytes(tensors: dict, metadata: Optional[dict] = None) -> bytes:
 
 def _checkpoint_metadata(parts: Components) -> dict:
     """The official single file's `config` metadata (transformer, vae, audio_vae, vocoder sections)."""
-    vae = parts.video_vae.config
+    vae = getattr(parts.video_vae.config, "encoder", parts.video_vae.config)  # a diffusion VAE: its conv encoder's
     audio = parts.audio_vae.config
     generator = parts.vocoder.config.generator
     return {

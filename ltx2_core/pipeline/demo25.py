@@ -22,6 +22,8 @@ from ..text import TextEncoder, TextProjection
 from ..text.gemma4 import Gemma4Config, Gemma4TextModel
 from ..text.gemma4.tokenizer import Gemma4Tokenizer
 from ..transformer import LTX2Transformer, TransformerConfig
+from ..video_vae.diffusion_decoder import DiffusionDecoderConfig
+from ..video_vae.diffusion_decoder.vae import DiffusionVAEConfig, DiffusionVideoVAE
 from .demo import (_checkpoint_metadata, _randomize, _safetensors_bytes, _transformer_metadata, _write_atomic,
                    demo_components, make_export_folder, upsampler_file_bytes)
 from .generate import Components
@@ -53,8 +55,9 @@ def demo25_tokenizer_json() -> str:
 
 def demo25_components(seed: int = 0, max_length: int = 16, encoders: bool = False,
                       distilled: bool = False) -> Components:
-    """All parts of a tiny LTX-2.5 with random weights (deterministic in `seed`); VAEs, vocoder and upsampler
-    are the 2.3 demo's."""
+    """All parts of a tiny LTX-2.5 with random weights (deterministic in `seed`): the 2.5 video VAE with the
+    diffusion decoder (the 2.3 demo's encoder and latent statistics); audio VAE, vocoder and upsampler are the 2.3
+    demo's."""
     base = demo_components(seed=seed, max_length=max_length, encoders=encoders)
     generator = torch.Generator().manual_seed(seed + 25)
     config = TransformerConfig.tiny("2.5", in_channels=16, out_channels=16, audio_in_channels=32,
@@ -73,7 +76,19 @@ def demo25_components(seed: int = 0, max_length: int = 16, encoders: bool = Fals
     with torch.no_grad():
         head.mlp_out.bias.fill_(math.log(DEMO25_SECONDS))  # log-seconds: a few seconds, not an extreme
     return replace(base, transformer=transformer, text_encoder=text_encoder, duration_head=head, distilled=distilled,
-                   release=Release((2, 5, 0), LTX25_GEMMA))
+                   video_vae=_diffusion_vae(base.video_vae, generator), release=Release((2, 5, 0), LTX25_GEMMA))
+
+
+def _diffusion_vae(conv, generator: torch.Generator) -> DiffusionVideoVAE:
+    """A tiny diffusion-decoder VAE over the conv VAE's latent space (its encoder and statistics copied)."""
+    decoder = DiffusionDecoderConfig.tiny(conv.config.latent_channels).with_(
+        stage_kernels=((3, 1, 1), (3, 1, 1), (3, 3, 3), (3, 3, 3)))
+    vae = DiffusionVideoVAE(DiffusionVAEConfig(conv.config, decoder), components=conv.components)
+    _randomize(vae.decoder, generator)
+    if conv.encoder is not None:
+        vae.encoder.load_state_dict(conv.encoder.state_dict())
+    vae.per_channel_statistics.load_state_dict(conv.per_channel_statistics.state_dict())
+    return vae.eval()
 
 
 def gemma4_hf_config(g: Gemma4Config) -> dict:
@@ -124,8 +139,9 @@ def save_demo25(parts: Components, folder: str) -> dict:
                "tokenizer_json": torch.frombuffer(bytearray(tokenizer_bytes), dtype=torch.uint8)}
     _write_atomic(paths["text_encoder"], _safetensors_bytes(
         encoder, {"gemma_config": json.dumps(gemma4_hf_config(text.gemma.config)), **ltx25_release_metadata()}))
-    _write_atomic(paths["video_vae"], _safetensors_bytes(
-        _prefixed("vae.", parts.video_vae), {"config": json.dumps({"vae": sections["vae"]}), **ltx25_release_metadata()}))
+    _write_atomic(paths["video_vae"], _safetensors_bytes(  # official diffusion-VAE layout: unprefixed keys
+        _prefixed("", parts.video_vae), {"config": json.dumps(parts.video_vae.config.to_metadata()),
+                                         **ltx25_release_metadata()}))
     audio = {**_prefixed("audio_vae.", parts.audio_vae), **_prefixed("vocoder.", parts.vocoder)}
     _write_atomic(paths["audio_vae"], _safetensors_bytes(audio, {"config": json.dumps(
         {"audio_vae": sections["audio_vae"], "vocoder": sections["vocoder"]}), **ltx25_release_metadata()}))
